@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` (the demo) and `make test` (the whole suite).
+# Both create .venv and install the pinned dependencies (requirements-dev.lock) on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+IDP_HOST ?= 127.0.0.1
+IDP_PORT ?= 8000
+export IDP_ISSUER ?= http://$(IDP_HOST):$(IDP_PORT)
+
+.PHONY: run test lint format venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+		{ echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version 2>&1))." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+run: venv
+	$(BIN)/idp db upgrade
+	$(BIN)/idp demo seed
+	@echo "Provider (UY): $(IDP_ISSUER)/login   - stop with Ctrl-C"
+	$(BIN)/idp serve --host $(IDP_HOST) --port $(IDP_PORT)
+
+test: venv
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Citizen accounts: credentials, login throttling, browser sessions and the login pages."""

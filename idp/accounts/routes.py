@@ -1,0 +1,142 @@
+"""Login, account and logout pages (server-rendered, no JavaScript needed).
+
+Each handler reads as: check CSRF -> validate the form -> decide -> persist -> respond.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from starlette.responses import Response
+
+from idp.accounts import login
+from idp.dependencies import BrowserDep
+from idp.storage import citizens as citizen_store
+from idp.web.browser import Browser
+from idp.web.i18n import Translator
+from idp.web.pages import FormError
+
+router = APIRouter()
+
+MAX_FIELD_LENGTH = 1024
+AMR_PASSWORD = "pwd"  # noqa: S105 - RFC 8176 method name, not a secret
+
+
+def _wait_text(translate: Translator, *, retry_at: datetime, now: datetime) -> str:
+    seconds = max(1, int((retry_at - now).total_seconds() + 0.999))
+    if seconds < 120:
+        return translate("duration.seconds", n=seconds)
+    return translate("duration.minutes", n=(seconds + 59) // 60)
+
+
+def _client_address(browser: Browser) -> str:
+    client = browser.request.client
+    return client.host if client else "unknown"
+
+
+@router.get("/")
+def home(browser: BrowserDep) -> Response:
+    return browser.redirect("/account" if browser.signed_in else "/login")
+
+
+@router.get("/login")
+def login_page(browser: BrowserDep) -> Response:
+    if browser.signed_in:
+        return browser.redirect("/account")
+    notice = None
+    if browser.request.query_params.get("logged_out") == "1":
+        notice = Translator(browser.language)("login.logged_out")
+    return browser.render("login.html", username="", notice=notice)
+
+
+@router.post("/login")
+def submit_login(
+    browser: BrowserDep,
+    csrf_token: Annotated[str, Form(max_length=MAX_FIELD_LENGTH)] = "",
+    username: Annotated[str, Form(max_length=MAX_FIELD_LENGTH)] = "",
+    password: Annotated[str, Form(max_length=MAX_FIELD_LENGTH)] = "",
+) -> Response:
+    browser.check_csrf(csrf_token)
+    translate = Translator(browser.language)
+    username = username.strip()
+
+    errors: list[FormError] = []
+    if not username:
+        errors.append(FormError(translate("login.error.username_required"), "username"))
+    if not password:
+        errors.append(FormError(translate("login.error.password_required"), "password"))
+    if errors:
+        return browser.render("login.html", status_code=400, errors=errors, username=username)
+
+    context = browser.context
+    now = context.clock()
+    outcome = login.authenticate_with_password(
+        browser.db,
+        username=username,
+        password=password,
+        client_address=_client_address(browser),
+        hasher=context.hasher,
+        throttling=context.throttling,
+        now=now,
+    )
+    match outcome:
+        case login.LoginSucceeded(citizen=citizen):
+            browser.sign_in(citizen, amr=[AMR_PASSWORD])
+            return browser.redirect("/account")
+        case login.LoginThrottled(retry_at=retry_at):
+            message = translate(
+                "login.error.throttled",
+                wait=_wait_text(translate, retry_at=retry_at, now=now),
+                time=retry_at.strftime("%H:%M:%S"),
+            )
+            retry_after = str(max(1, int((retry_at - now).total_seconds() + 0.999)))
+            return browser.render(
+                "login.html",
+                status_code=429,
+                errors=[FormError(message)],
+                headers={"retry-after": retry_after},
+                username=username,
+            )
+        case login.AccountDisabled():
+            message = translate("login.error.disabled")
+            return browser.render(
+                "login.html", status_code=403, errors=[FormError(message)], username=username
+            )
+        case _:
+            message = translate("login.error.invalid_credentials")
+            return browser.render(
+                "login.html",
+                status_code=401,
+                errors=[FormError(message, "username")],
+                username=username,
+            )
+
+
+@router.get("/account")
+def account_page(browser: BrowserDep) -> Response:
+    session = browser.session
+    if session is None or session.citizen_id is None:
+        return browser.redirect("/login")
+    citizen = citizen_store.get_by_id(browser.db, citizen_id=session.citizen_id)
+    if citizen is None:  # the account was deleted under a live session
+        browser.sign_out()
+        return browser.redirect("/login")
+    level = citizen_store.verification_level(browser.db, citizen_id=citizen.id)
+    return browser.render(
+        "account.html",
+        citizen=citizen,
+        signed_in_at=session.authenticated_at,
+        verification_level=level,
+    )
+
+
+@router.post("/logout")
+def logout(
+    browser: BrowserDep,
+    csrf_token: Annotated[str, Form(max_length=MAX_FIELD_LENGTH)] = "",
+) -> Response:
+    browser.check_csrf(csrf_token)
+    browser.sign_out()
+    return browser.redirect("/login?logged_out=1")

@@ -1,0 +1,57 @@
+"""``create_app(settings)``: the only place where routers and middleware are mounted."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from idp import __version__
+from idp.accounts.routes import router as accounts_router
+from idp.config import Settings, load_settings
+from idp.context import ProviderContext
+from idp.errors import ProviderError
+from idp.startup import run_startup_checks
+from idp.storage.database import Database
+from idp.web import error_pages
+from idp.web.pages import create_template_environment
+from idp.web.security_headers import SecurityHeadersMiddleware
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    startup_checks: bool = True,
+) -> FastAPI:
+    """Build the provider. With ``startup_checks`` it refuses a stale schema or unusable keys."""
+    context = ProviderContext.from_settings(settings, database=database)
+    if startup_checks:
+        run_startup_checks(context)
+
+    app = FastAPI(
+        title="National digital identity provider",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.provider = context
+    app.state.templates = create_template_environment()
+
+    app.add_exception_handler(ProviderError, error_pages.handle_provider_error)
+    app.add_exception_handler(StarletteHTTPException, error_pages.handle_http_exception)
+    app.add_exception_handler(RequestValidationError, error_pages.handle_validation_error)
+    app.add_exception_handler(Exception, error_pages.handle_unexpected_error)
+
+    app.include_router(accounts_router)
+    app.mount("/static", StaticFiles(packages=[("idp.web", "static")]), name="static")
+
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.uses_https)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (``idp serve``): settings from ``IDP_*``."""
+    return create_app(load_settings())

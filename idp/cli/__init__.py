@@ -1,0 +1,25 @@
+"""The ``idp`` command (Typer): provider and operator CLI."""
+
+from __future__ import annotations
+
+import typer
+
+from idp.cli import db, demo, keys, serve, users
+
+app = typer.Typer(
+    name="idp",
+    help="National digital identity provider: serve it and operate it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+app.add_typer(keys.app, name="keys")
+app.add_typer(demo.app, name="demo")
+app.command("serve")(serve.serve)
+
+
+def main() -> None:
+    app()

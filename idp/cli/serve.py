@@ -1,0 +1,40 @@
+"""``idp serve``: run the provider with uvicorn (one or several worker processes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from idp.cli import common
+from idp.context import ProviderContext
+from idp.startup import run_startup_checks
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    log_level: Annotated[str, typer.Option()] = "info",
+) -> None:
+    """Serve the provider. Refuses to start with a stale schema or unusable signing keys."""
+    settings = common.settings()
+    with common.operator_errors():
+        context = ProviderContext.from_settings(settings)
+        try:
+            run_startup_checks(context)
+        finally:
+            context.database.dispose()
+    typer.echo(f"Identity provider {settings.issuer} listening on http://{host}:{port}")
+    uvicorn.run(
+        "idp.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+        server_header=False,
+        access_log=False,
+    )

@@ -1,0 +1,244 @@
+"""Typed settings for the provider, read from ``IDP_*`` environment variables and ``.env``.
+
+Every deployment decision lives here, in one class, so that an operator can read the whole
+surface in one place and so that production mode can refuse the development defaults that are
+convenient on a laptop but dangerous on a national service.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_KEY_PASSPHRASE = "development-only-key-passphrase"  # noqa: S105 - a known dev value
+"""Passphrase used for keys in development mode; production refuses it."""
+
+DEFAULT_ISSUER = "http://127.0.0.1:8000"
+DEFAULT_SQLITE_PATH = Path("var") / "idp.sqlite3"
+
+# OWASP Password Storage Cheat Sheet: argon2id with m=19 MiB, t=2, p=1 is the minimum.
+OWASP_MIN_MEMORY_KIB = 19 * 1024
+OWASP_MIN_TIME_COST = 2
+
+SUPPORTED_LANGUAGES = ("es", "pt", "en")
+
+
+class Environment(StrEnum):
+    """Deployment mode. Production refuses development defaults."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class SettingsError(ValueError):
+    """A setting is unusable; the message is one sentence meant for an operator."""
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``: the only hosts allowed over plain http."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """All settings of the provider. Environment prefix ``IDP_``; an optional ``.env`` is read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IDP_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: Environment = Field(
+        default=Environment.DEVELOPMENT,
+        description="`development` (default) or `production`; production refuses dev defaults.",
+    )
+    issuer: str = Field(
+        default=DEFAULT_ISSUER,
+        description="Issuer identifier (OIDC Core 2): exactly the URL clients use, no trailing "
+        "slash, https except on a loopback host.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: a SQLite file under var/. PostgreSQL: "
+        "postgresql+psycopg://user:pass@host/db. Required in production.",
+    )
+    keys_dir: Path = Field(
+        default=Path("keys"), description="Folder of the encrypted private keys."
+    )
+    key_passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase that encrypts private keys at rest."
+    )
+    key_passphrase_file: Path | None = Field(
+        default=None, description="File whose first line is the key passphrase (overrides it)."
+    )
+    country: str = Field(
+        default="UY", description="ISO 3166-1 alpha-2 code of the country this provider serves."
+    )
+    default_language: str = Field(default="es", description="Language when nothing else says.")
+
+    session_idle_timeout_seconds: Annotated[int, Field(gt=0)] = Field(
+        default=30 * 60, description="A browser session idle this long ends."
+    )
+    session_absolute_timeout_seconds: Annotated[int, Field(gt=0)] = Field(
+        default=12 * 60 * 60, description="A browser session ends this long after it began."
+    )
+
+    password_memory_cost_kib: int = Field(default=OWASP_MIN_MEMORY_KIB, ge=OWASP_MIN_MEMORY_KIB)
+    password_time_cost: int = Field(default=OWASP_MIN_TIME_COST, ge=OWASP_MIN_TIME_COST)
+    password_parallelism: int = Field(default=1, ge=1)
+
+    login_account_failure_threshold: int = Field(
+        default=5, ge=1, description="Failures on one account before backoff starts."
+    )
+    login_address_failure_threshold: int = Field(
+        default=100,
+        ge=1,
+        description="Failures from one client address before backoff starts (far higher than "
+        "per account: many citizens may share one address).",
+    )
+    login_backoff_base_seconds: int = Field(default=30, ge=1)
+    login_backoff_max_seconds: int = Field(default=15 * 60, ge=1)
+    login_failure_window_seconds: int = Field(
+        default=60 * 60, ge=1, description="Failures older than this are forgotten."
+    )
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_a_plain_https_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("IDP_ISSUER must be an absolute https URL.")
+        if parts.query or parts.fragment:
+            raise ValueError("IDP_ISSUER must not have a query or a fragment.")
+        if value.endswith("/"):
+            raise ValueError("IDP_ISSUER must not end with a slash.")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError(
+                "IDP_ISSUER must use https unless its host is a loopback address "
+                "(127.0.0.1, localhost or [::1])."
+            )
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country_is_alpha2(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("IDP_COUNTRY must be a two-letter ISO 3166-1 code such as UY.")
+        return value.upper()
+
+    @field_validator("default_language")
+    @classmethod
+    def _language_is_supported(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(
+                f"IDP_DEFAULT_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}."
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _production_refuses_development_defaults(self) -> Self:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        if self.database_url is None:
+            raise ValueError("Production mode needs IDP_DATABASE_URL to be set explicitly.")
+        if _is_sqlite_in_temporary_folder(self.database_url):
+            raise ValueError(
+                "Production mode refuses a SQLite database in a temporary folder; "
+                "set IDP_DATABASE_URL to durable storage."
+            )
+        passphrase = self.resolved_key_passphrase_or_none()
+        if passphrase is None:
+            raise ValueError(
+                "Production mode needs IDP_KEY_PASSPHRASE or IDP_KEY_PASSPHRASE_FILE to be set."
+            )
+        if passphrase == DEVELOPMENT_KEY_PASSPHRASE or len(passphrase) < 16:
+            raise ValueError(
+                "Production mode refuses the development key passphrase or one shorter "
+                "than 16 characters."
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def uses_https(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file of development mode."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+    def resolved_key_passphrase_or_none(self) -> str | None:
+        """The key passphrase from the file (if named) or the variable, without a default."""
+        if self.key_passphrase_file is not None:
+            try:
+                text = self.key_passphrase_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(
+                    f"IDP_KEY_PASSPHRASE_FILE cannot be read ({exc.strerror})."
+                ) from exc
+            first_line = text.splitlines()[0] if text.strip() else ""
+            return first_line or None
+        if self.key_passphrase is not None:
+            return self.key_passphrase.get_secret_value() or None
+        return None
+
+    def key_passphrase_bytes(self) -> bytes:
+        """The passphrase that encrypts private keys; the development default outside production."""
+        passphrase = self.resolved_key_passphrase_or_none()
+        if passphrase is None:
+            if self.is_production:  # pragma: no cover - the model validator refuses this earlier
+                raise SettingsError("No key passphrase is configured.")
+            passphrase = DEVELOPMENT_KEY_PASSPHRASE
+        return passphrase.encode("utf-8")
+
+
+def _is_sqlite_in_temporary_folder(url: str) -> bool:
+    if not url.startswith("sqlite"):
+        return False
+    path_part = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path_part or path_part.startswith(":memory:") or "mode=memory" in url:
+        return True
+    resolved = Path(path_part.split("?", 1)[0]).resolve()
+    temporary_roots = {Path(tempfile.gettempdir()).resolve(), Path("/tmp").resolve()}  # noqa: S108
+    return any(resolved.is_relative_to(root) for root in temporary_roots)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one operator-readable sentence."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first.get("msg", "invalid setting"))
+        message = message.removeprefix("Value error, ")
+        location = ".".join(str(part) for part in first.get("loc", ()))
+        if location and "IDP_" not in message:
+            message = f"IDP_{location.upper()}: {message}"
+        raise SettingsError(message) from None

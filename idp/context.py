@@ -1,0 +1,43 @@
+"""The per-application context: everything built once from settings and shared by requests.
+
+No module-level singletons: ``create_app(settings)`` builds one ``ProviderContext`` and puts it
+on ``app.state``; routes receive it through a dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from idp.accounts.passwords import PasswordHasher
+from idp.accounts.sessions import SessionTimeouts
+from idp.accounts.throttling import LoginThrottling
+from idp.config import Settings
+from idp.storage.database import Database
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ProviderContext:
+    settings: Settings
+    database: Database
+    hasher: PasswordHasher
+    throttling: LoginThrottling
+    session_timeouts: SessionTimeouts
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, database: Database | None = None
+    ) -> ProviderContext:
+        return cls(
+            settings=settings,
+            database=database or Database.from_settings(settings),
+            hasher=PasswordHasher.from_settings(settings),
+            throttling=LoginThrottling.from_settings(settings),
+            session_timeouts=SessionTimeouts.from_settings(settings),
+        )

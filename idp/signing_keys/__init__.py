@@ -1,0 +1,1 @@
+"""Signing keys: generation, encrypted storage at rest, states and the JWKS."""

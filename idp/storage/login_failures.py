@@ -1,0 +1,55 @@
+"""Failed-login counters, updated with one atomic upsert per key so that parallel attempts on
+several workers are all counted (SQLite and PostgreSQL both support ``ON CONFLICT``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from idp.storage.models import LoginFailureCounter
+
+
+def latest_block(session: Session, *, keys: Iterable[str], now: datetime) -> datetime | None:
+    """The latest ``blocked_until`` in the future among ``keys``, or None."""
+    return session.scalar(
+        select(func.max(LoginFailureCounter.blocked_until)).where(
+            LoginFailureCounter.key.in_(list(keys)),
+            LoginFailureCounter.blocked_until > now,
+        )
+    )
+
+
+def count_failure(session: Session, *, key: str, now: datetime, window: timedelta) -> int:
+    """Add one failure to ``key`` (restarting the count after ``window``); return the count."""
+    table = LoginFailureCounter.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(key=key, failures=1, last_failure_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "failures": case(
+                (table.c.last_failure_at < now - window, 1), else_=table.c.failures + 1
+            ),
+            "last_failure_at": now,
+        },
+    ).returning(table.c.failures)
+    return int(session.execute(statement).scalar_one())
+
+
+def block_until(session: Session, *, key: str, until: datetime) -> None:
+    table = LoginFailureCounter.__table__
+    session.execute(
+        update(table)
+        .where(table.c.key == key)
+        .where((table.c.blocked_until.is_(None)) | (table.c.blocked_until < until))
+        .values(blocked_until=until)
+    )
+
+
+def clear(session: Session, *, key: str) -> None:
+    session.execute(delete(LoginFailureCounter).where(LoginFailureCounter.key == key))

@@ -1,0 +1,1 @@
+"""Web layer: templates, translations, CSRF, security headers and error pages."""

@@ -1,0 +1,159 @@
+"""What a citizen-facing route knows about the browser: its session, language and CSRF token.
+
+Cookies: the session cookie is HttpOnly and SameSite=Lax; with an https issuer it is also
+Secure and carries the ``__Host-`` prefix (bound to this host and path /, RFC 6265bis 4.1.3.2).
+Every page response is ``Cache-Control: no-store``: pages carry CSRF tokens and personal data.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.accounts import sessions
+from idp.config import SUPPORTED_LANGUAGES
+from idp.context import ProviderContext
+from idp.errors import CsrfFailed
+from idp.storage.models import BrowserSession, Citizen
+from idp.web.i18n import LANGUAGE_COOKIE, negotiate_language
+from idp.web.pages import FormError, render_page
+
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
+
+
+def session_cookie_name(*, https: bool) -> str:
+    return "__Host-idp_session" if https else "idp_session"
+
+
+@dataclass
+class Browser:
+    request: Request
+    db: Session
+    context: ProviderContext
+    language: str
+    session: BrowserSession | None
+    _issued_cookie: str | None = field(default=None, repr=False)
+    _clear_cookie: bool = False
+    _language_choice: str | None = None
+
+    @classmethod
+    def from_request(cls, request: Request, db: Session, context: ProviderContext) -> Browser:
+        settings = context.settings
+        choice = request.query_params.get("lang")
+        choice = choice if choice in SUPPORTED_LANGUAGES else None
+        language = choice or negotiate_language(
+            ui_locales=request.query_params.get("ui_locales"),
+            chosen=request.cookies.get(LANGUAGE_COOKIE),
+            accept_language=request.headers.get("accept-language"),
+            default=settings.default_language,
+        )
+        token = request.cookies.get(session_cookie_name(https=settings.uses_https))
+        row = sessions.load_session(
+            db, token=token, timeouts=context.session_timeouts, now=context.clock()
+        )
+        browser = cls(request=request, db=db, context=context, language=language, session=row)
+        browser._language_choice = choice
+        if token and row is None:
+            browser._clear_cookie = True
+        return browser
+
+    @property
+    def signed_in(self) -> bool:
+        return self.session is not None and self.session.citizen_id is not None
+
+    def ensure_session(self) -> BrowserSession:
+        if self.session is None:
+            token, row = sessions.start_session(
+                self.db, timeouts=self.context.session_timeouts, now=self.context.clock()
+            )
+            self.session = row
+            self._issued_cookie = token
+            self._clear_cookie = False
+        return self.session
+
+    @property
+    def csrf_token(self) -> str:
+        return self.ensure_session().csrf_token
+
+    def check_csrf(self, submitted: str | None) -> None:
+        """Refuse a form that does not carry this session's CSRF token (synchronizer token)."""
+        expected = self.session.csrf_token if self.session is not None else None
+        if (
+            not expected
+            or not submitted
+            or not hmac.compare_digest(expected.encode(), submitted.encode())
+        ):
+            raise CsrfFailed()
+
+    def sign_in(self, citizen: Citizen, *, amr: list[str]) -> None:
+        row = self.ensure_session()
+        self._issued_cookie = sessions.authenticate_session(
+            self.db,
+            row=row,
+            citizen=citizen,
+            amr=amr,
+            timeouts=self.context.session_timeouts,
+            now=self.context.clock(),
+        )
+
+    def sign_out(self) -> None:
+        if self.session is not None:
+            sessions.end_session(self.db, row=self.session)
+            self.session = None
+        self._issued_cookie = None
+        self._clear_cookie = True
+
+    def render(
+        self,
+        template: str,
+        *,
+        status_code: int = 200,
+        errors: list[FormError] | None = None,
+        headers: dict[str, str] | None = None,
+        with_csrf: bool = True,
+        **context: Any,
+    ) -> HTMLResponse:
+        html = render_page(
+            self.request.app.state.templates,
+            request=self.request,
+            template=template,
+            language=self.language,
+            csrf_token=self.csrf_token if with_csrf else None,
+            errors=errors,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status_code, headers=headers)
+        return self.finish(response)
+
+    def redirect(self, url: str, *, status_code: int = 303) -> RedirectResponse:
+        return self.finish(RedirectResponse(url, status_code=status_code))  # type: ignore[return-value]
+
+    def finish(self, response: Response) -> Response:
+        """Attach the cookies this request decided on, and forbid caching."""
+        https = self.context.settings.uses_https
+        name = session_cookie_name(https=https)
+        if self._issued_cookie is not None:
+            response.set_cookie(
+                name, self._issued_cookie, path="/", secure=https, httponly=True, samesite="lax"
+            )
+        elif self._clear_cookie:
+            response.delete_cookie(name, path="/", secure=https, httponly=True, samesite="lax")
+        if self._language_choice is not None:
+            response.set_cookie(
+                LANGUAGE_COOKIE,
+                self._language_choice,
+                max_age=LANGUAGE_COOKIE_MAX_AGE,
+                path="/",
+                secure=https,
+                httponly=True,
+                samesite="lax",
+            )
+        response.headers["cache-control"] = "no-store"
+        response.headers.setdefault("vary", "Cookie, Accept-Language")
+        return response

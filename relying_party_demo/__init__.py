@@ -1,0 +1,1 @@
+"""A small government portal ("trámites") that logs citizens in through the provider."""
