@@ -101,7 +101,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def empty_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+def empty_database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A URL of an empty database on the parametrised backend."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from idp.accounts import login
 from idp.dependencies import BrowserDep
 from idp.storage import citizens as citizen_store
+from idp.storage.models import CitizenStatus
 from idp.web.browser import Browser
 from idp.web.i18n import Translator
 from idp.web.pages import FormError
@@ -120,7 +121,8 @@ def account_page(browser: BrowserDep) -> Response:
     if session is None or session.citizen_id is None:
         return browser.redirect("/login")
     citizen = citizen_store.get_by_id(browser.db, citizen_id=session.citizen_id)
-    if citizen is None:  # the account was deleted under a live session
+    if citizen is None or citizen.status != CitizenStatus.ACTIVE:
+        # deleted or disabled under a live session: the session ends with it
         browser.sign_out()
         return browser.redirect("/login")
     level = citizen_store.verification_level(browser.db, citizen_id=citizen.id)

@@ -47,7 +47,11 @@ def find_bindir() -> Path:
     if which:
         candidates.append(str(Path(which).resolve().parent))
     for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+        if (
+            candidate
+            and (Path(candidate) / "initdb").exists()
+            and (Path(candidate) / "pg_ctl").exists()
+        ):
             return Path(candidate)
     raise PostgreSQLUnavailable("no PostgreSQL server binaries (initdb, pg_ctl) are installed")
 
@@ -72,30 +76,61 @@ def throwaway_server() -> Iterator[PostgreSQLServer]:
     port = _free_port()
     try:
         subprocess.run(
-            [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-             "-E", "UTF8", "--locale=C", "--no-sync"],
-            check=True, capture_output=True, timeout=120,
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         options = (
             f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c full_page_writes=off -c synchronous_commit=off -c max_connections=300"
         )
         subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-             "-o", options, "start"],
-            check=True, capture_output=True, timeout=90,
+            [
+                *prefix,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=90,
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         details = getattr(exc, "stderr", b"") or b""
         shutil.rmtree(root, ignore_errors=True)
+        reason = details.decode(errors="replace")
         raise PostgreSQLUnavailable(
-            f"the throwaway PostgreSQL server did not start: {exc} {details.decode(errors='replace')}"
+            f"the throwaway PostgreSQL server did not start: {exc} {reason}"
         ) from exc
     try:
         yield PostgreSQLServer(host="127.0.0.1", port=port, user="postgres")
     finally:
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True, timeout=60, check=False,
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
         shutil.rmtree(root, ignore_errors=True)
