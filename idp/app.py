@@ -12,6 +12,15 @@ from idp.accounts.routes import router as accounts_router
 from idp.config import Settings, load_settings
 from idp.context import ProviderContext
 from idp.errors import ProviderError
+from idp.oidc.routers import (
+    authorize,
+    discovery,
+    introspection,
+    logout,
+    revocation,
+    token,
+    userinfo,
+)
 from idp.startup import run_startup_checks
 from idp.storage.database import Database
 from idp.web import error_pages
@@ -46,6 +55,16 @@ def create_app(
     app.add_exception_handler(Exception, error_pages.handle_unexpected_error)
 
     app.include_router(accounts_router)
+    for protocol_router in (
+        discovery.router,
+        authorize.router,
+        token.router,
+        userinfo.router,
+        introspection.router,
+        revocation.router,
+        logout.router,
+    ):
+        app.include_router(protocol_router)
     app.mount("/static", StaticFiles(packages=[("idp.web", "static")]), name="static")
 
     app.add_middleware(SecurityHeadersMiddleware, https=settings.uses_https)

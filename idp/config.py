@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_KEY_PASSPHRASE = "development-only-key-passphrase"  # noqa: S105 - a known dev value
+DEVELOPMENT_KEY_PASSPHRASE = "development-only-key-passphrase"
 """Passphrase used for keys in development mode; production refuses it."""
+
+DEVELOPMENT_PAIRWISE_SALT = "development-only-pairwise-salt"
 
 DEFAULT_ISSUER = "http://127.0.0.1:8000"
 DEFAULT_SQLITE_PATH = Path("var") / "idp.sqlite3"
@@ -118,6 +120,36 @@ class Settings(BaseSettings):
         default=60 * 60, ge=1, description="Failures older than this are forgotten."
     )
 
+    authorization_code_ttl_seconds: int = Field(
+        default=60, ge=1, le=60, description="Authorization codes live at most 60 s (RFC 9700)."
+    )
+    authorization_request_ttl_seconds: int = Field(
+        default=15 * 60, ge=60, description="Time a citizen has to log in and consent."
+    )
+    access_token_ttl_seconds: int = Field(default=10 * 60, ge=30, le=24 * 60 * 60)
+    id_token_ttl_seconds: int = Field(default=10 * 60, ge=30, le=24 * 60 * 60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 60 * 60, ge=60)
+    clock_skew_seconds: int = Field(
+        default=10, ge=0, le=30, description="Tolerance for iat/exp/nbf of JWTs received."
+    )
+    key_refresh_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=600,
+        description="Every worker reloads key states at least this often (bounded staleness).",
+    )
+    pairwise_salt: SecretStr | None = Field(
+        default=None,
+        description="Secret mixed into pairwise subject identifiers; never change it once used.",
+    )
+    allow_private_network_fetches: bool = Field(
+        default=False,
+        description="Allow fetching client URLs (jwks_uri, sector_identifier_uri) that resolve "
+        "to private, loopback or link-local addresses. Only for tests and closed networks.",
+    )
+    outbound_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    outbound_max_bytes: int = Field(default=256 * 1024, ge=1024)
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
 
@@ -175,6 +207,11 @@ class Settings(BaseSettings):
                 "Production mode refuses the development key passphrase or one shorter "
                 "than 16 characters."
             )
+        salt = self.pairwise_salt.get_secret_value() if self.pairwise_salt else ""
+        if salt == DEVELOPMENT_PAIRWISE_SALT or len(salt) < 16:
+            raise ValueError(
+                "Production mode needs IDP_PAIRWISE_SALT: a secret of at least 16 characters."
+            )
         return self
 
     @property
@@ -206,6 +243,11 @@ class Settings(BaseSettings):
         if self.key_passphrase is not None:
             return self.key_passphrase.get_secret_value() or None
         return None
+
+    def pairwise_salt_bytes(self) -> bytes:
+        if self.pairwise_salt is not None and self.pairwise_salt.get_secret_value():
+            return self.pairwise_salt.get_secret_value().encode("utf-8")
+        return DEVELOPMENT_PAIRWISE_SALT.encode("utf-8")
 
     def key_passphrase_bytes(self) -> bytes:
         """The passphrase that encrypts private keys; the development default outside production."""

@@ -14,6 +14,8 @@ from idp.accounts.passwords import PasswordHasher
 from idp.accounts.sessions import SessionTimeouts
 from idp.accounts.throttling import LoginThrottling
 from idp.config import Settings
+from idp.signing_keys.keyring import KeyRing
+from idp.signing_keys.service import key_store
 from idp.storage.database import Database
 
 
@@ -28,15 +30,22 @@ class ProviderContext:
     hasher: PasswordHasher
     throttling: LoginThrottling
     session_timeouts: SessionTimeouts
+    keyring: KeyRing
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, database: Database | None = None
     ) -> ProviderContext:
+        database = database or Database.from_settings(settings)
         return cls(
             settings=settings,
-            database=database or Database.from_settings(settings),
+            database=database,
+            keyring=KeyRing(
+                database=database,
+                store=key_store(settings),
+                refresh_seconds=settings.key_refresh_seconds,
+            ),
             hasher=PasswordHasher.from_settings(settings),
             throttling=LoginThrottling.from_settings(settings),
             session_timeouts=SessionTimeouts.from_settings(settings),

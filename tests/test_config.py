@@ -10,6 +10,7 @@ from idp.config import DEVELOPMENT_KEY_PASSPHRASE, SettingsError, load_settings
 
 DURABLE_URL = "postgresql+psycopg://idp@db.internal/idp"
 GOOD_PASSPHRASE = "a long production passphrase"
+GOOD_SALT = "a long pairwise salt value"
 
 
 def test_defaults_are_a_local_development_setup() -> None:
@@ -76,6 +77,10 @@ def test_refused_issuers(issuer: str, message: str) -> None:
             {"database_url": DURABLE_URL, "key_passphrase": "short"},
             "Production mode refuses the development key passphrase or one shorter than 16",
         ),
+        (
+            {"database_url": DURABLE_URL, "key_passphrase": GOOD_PASSPHRASE},
+            "Production mode needs IDP_PAIRWISE_SALT",
+        ),
     ],
 )
 def test_production_refuses_development_defaults(overrides: dict, message: str) -> None:
@@ -86,7 +91,11 @@ def test_production_refuses_development_defaults(overrides: dict, message: str) 
 
 def test_production_accepts_explicit_settings() -> None:
     settings = load_settings(
-        _env_file=None, env="production", database_url=DURABLE_URL, key_passphrase=GOOD_PASSPHRASE
+        _env_file=None,
+        env="production",
+        database_url=DURABLE_URL,
+        key_passphrase=GOOD_PASSPHRASE,
+        pairwise_salt=GOOD_SALT,
     )
     assert settings.is_production
     assert settings.key_passphrase_bytes() == GOOD_PASSPHRASE.encode()
@@ -101,6 +110,7 @@ def test_passphrase_file_takes_precedence(tmp_path: Path) -> None:
         database_url=DURABLE_URL,
         key_passphrase=GOOD_PASSPHRASE,
         key_passphrase_file=secret,
+        pairwise_salt=GOOD_SALT,
     )
     assert settings.key_passphrase_bytes() == b"passphrase from a file, long"
 

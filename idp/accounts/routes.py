@@ -5,14 +5,17 @@ Each handler reads as: check CSRF -> validate the form -> decide -> persist -> r
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
 from idp.accounts import login
 from idp.dependencies import BrowserDep
+from idp.oidc import endpoints
 from idp.storage import citizens as citizen_store
 from idp.storage.models import CitizenStatus
 from idp.web.browser import Browser
@@ -22,7 +25,9 @@ from idp.web.pages import FormError
 router = APIRouter()
 
 MAX_FIELD_LENGTH = 1024
-AMR_PASSWORD = "pwd"  # noqa: S105 - RFC 8176 method name, not a secret
+MAX_HINT_LENGTH = 64
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+AMR_PASSWORD = "pwd"
 
 
 def _wait_text(translate: Translator, *, retry_at: datetime, now: datetime) -> str:
@@ -42,14 +47,33 @@ def home(browser: BrowserDep) -> Response:
     return browser.redirect("/account" if browser.signed_in else "/login")
 
 
+def _pending_request_id(value: str | None) -> str | None:
+    """An authorization request id as the authorize endpoint makes them, or None."""
+    if value and REQUEST_ID_PATTERN.fullmatch(value):
+        return value
+    return None
+
+
+def _after_login(request_id: str | None) -> str:
+    if request_id:
+        return f"{endpoints.AUTHORIZE_CONTINUE}?{urlencode({'request_id': request_id})}"
+    return "/account"
+
+
 @router.get("/login")
 def login_page(browser: BrowserDep) -> Response:
-    if browser.signed_in:
+    """The login form. With ``request_id`` (sent here by the authorize endpoint) it is shown
+    even to a signed-in citizen, because the request asked for a new login (``prompt=login``,
+    ``max_age``), and the login hint pre-fills the document number."""
+    params = browser.request.query_params
+    request_id = _pending_request_id(params.get("request_id"))
+    if browser.signed_in and request_id is None:
         return browser.redirect("/account")
     notice = None
-    if browser.request.query_params.get("logged_out") == "1":
+    if params.get("logged_out") == "1":
         notice = Translator(browser.language)("login.logged_out")
-    return browser.render("login.html", username="", notice=notice)
+    login_hint = (params.get("login_hint") or "")[:MAX_HINT_LENGTH]
+    return browser.render("login.html", username=login_hint, notice=notice, request_id=request_id)
 
 
 @router.post("/login")
@@ -58,10 +82,12 @@ def submit_login(
     csrf_token: Annotated[str, Form(max_length=MAX_FIELD_LENGTH)] = "",
     username: Annotated[str, Form(max_length=MAX_FIELD_LENGTH)] = "",
     password: Annotated[str, Form(max_length=MAX_FIELD_LENGTH)] = "",
+    request_id: Annotated[str, Form(max_length=MAX_FIELD_LENGTH)] = "",
 ) -> Response:
     browser.check_csrf(csrf_token)
     translate = Translator(browser.language)
     username = username.strip()
+    pending = _pending_request_id(request_id)
 
     errors: list[FormError] = []
     if not username:
@@ -69,7 +95,9 @@ def submit_login(
     if not password:
         errors.append(FormError(translate("login.error.password_required"), "password"))
     if errors:
-        return browser.render("login.html", status_code=400, errors=errors, username=username)
+        return browser.render(
+            "login.html", status_code=400, errors=errors, username=username, request_id=pending
+        )
 
     context = browser.context
     now = context.clock()
@@ -85,7 +113,7 @@ def submit_login(
     match outcome:
         case login.LoginSucceeded(citizen=citizen):
             browser.sign_in(citizen, amr=[AMR_PASSWORD])
-            return browser.redirect("/account")
+            return browser.redirect(_after_login(pending))
         case login.LoginThrottled(retry_at=retry_at):
             message = translate(
                 "login.error.throttled",
@@ -99,11 +127,16 @@ def submit_login(
                 errors=[FormError(message)],
                 headers={"retry-after": retry_after},
                 username=username,
+                request_id=pending,
             )
         case login.AccountDisabled():
             message = translate("login.error.disabled")
             return browser.render(
-                "login.html", status_code=403, errors=[FormError(message)], username=username
+                "login.html",
+                status_code=403,
+                errors=[FormError(message)],
+                username=username,
+                request_id=pending,
             )
         case _:
             message = translate("login.error.invalid_credentials")
@@ -112,6 +145,7 @@ def submit_login(
                 status_code=401,
                 errors=[FormError(message, "username")],
                 username=username,
+                request_id=pending,
             )
 
 

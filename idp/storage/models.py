@@ -6,6 +6,7 @@ models and the migrations agree.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -47,6 +48,10 @@ class KeyPurpose(StrEnum):
     SIGNATURE_CA = "signature_ca"
 
 
+def _new_subject() -> str:
+    return str(uuid.uuid4())
+
+
 def _in(column: str, values: type[StrEnum]) -> str:
     listed = ", ".join(f"'{member.value}'" for member in values)
     return f"{column} IN ({listed})"
@@ -62,6 +67,8 @@ class Citizen(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), unique=True, default=_new_subject)
+    """Public subject identifier (``sub``): random, stable, and not the document number."""
     username: Mapped[str] = mapped_column(String(40), unique=True)
     document_type: Mapped[str] = mapped_column(String(20))
     document_country: Mapped[str] = mapped_column(String(2))
@@ -130,6 +137,8 @@ class BrowserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     amr: Mapped[list[str] | None] = mapped_column(JSON)
+    sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """OIDC session id (``sid`` claim): public, stable for the session, unlike its cookie."""
 
 
 class LoginFailureCounter(Base):
@@ -167,3 +176,185 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+# OpenID Connect ------------------------------------------------------------------------------
+
+
+class ClientAuthMethod(StrEnum):
+    """Token endpoint authentication methods (OIDC Core 9, RFC 7591 2)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"
+    CLIENT_SECRET_POST = "client_secret_post"
+    PRIVATE_KEY_JWT = "private_key_jwt"
+    NONE = "none"
+
+
+class OAuthClient(Base):
+    """A relying party registered by an operator. Metadata names follow RFC 7591 / OIDC
+    Dynamic Client Registration; the secret is stored only as a SHA-256 hash (it is 256 random
+    bits, so a fast hash is enough and keeps the token endpoint fast)."""
+
+    __tablename__ = "oauth_client"
+    __table_args__ = (
+        CheckConstraint(_in("token_endpoint_auth_method", ClientAuthMethod), name="auth_method"),
+        CheckConstraint("subject_type IN ('public', 'pairwise')", name="subject_type"),
+        CheckConstraint("application_type IN ('web', 'native')", name="application_type"),
+    )
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    application_type: Mapped[str] = mapped_column(String(10), default="web")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    grant_types: Mapped[list[str]] = mapped_column(JSON)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    jwks: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(Text)
+    subject_type: Mapped[str] = mapped_column(String(10), default="public")
+    sector_identifier: Mapped[str | None] = mapped_column(String(255))
+    sector_identifier_uri: Mapped[str | None] = mapped_column(Text)
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
+    userinfo_signed_response_alg: Mapped[str | None] = mapped_column(String(16))
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuthorizationRequest(Base):
+    """A validated authorization request waiting for the citizen (login, step-up, consent).
+
+    Bound to the browser session that started it, so that its id in a URL is useless in
+    another browser.
+    """
+
+    __tablename__ = "authorization_request"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_session_id: Mapped[int] = mapped_column(
+        ForeignKey("browser_session.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"))
+    parameters: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Grant(Base):
+    """One authorization a citizen gave a client: the root of its code, access and refresh
+    tokens. Revoking the grant (code reuse, refresh token reuse, revocation, logout) makes
+    every token issued under it invalid at once."""
+
+    __tablename__ = "oauth_grant"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
+    )
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizen.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(Text)
+    claims: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    acr: Mapped[str | None] = mapped_column(String(100))
+    amr: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuthorizationCode(Base):
+    """An authorization code (RFC 6749 4.1.2), stored as a SHA-256 hash, single use."""
+
+    __tablename__ = "authorization_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(
+        ForeignKey("oauth_grant.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RefreshToken(Base):
+    """A refresh token (stored hashed). Rotated on use; reuse of a rotated one revokes the
+    grant (RFC 9700 4.14.2)."""
+
+    __tablename__ = "refresh_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(
+        ForeignKey("oauth_grant.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RevokedAccessToken(Base):
+    """Access tokens revoked before they expire (RFC 7009), by ``jti``; rows can be deleted
+    once ``expires_at`` has passed."""
+
+    __tablename__ = "revoked_access_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Consent(Base):
+    """What a citizen agreed to share with a client; remembered until withdrawn."""
+
+    __tablename__ = "consent"
+    __table_args__ = (UniqueConstraint("citizen_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
+    )
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    claims: Mapped[list[str]] = mapped_column(JSON)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ClientAssertionJti(Base):
+    """Replay cache of private_key_jwt assertions (RFC 7523 3, item 7): one use per jti."""
+
+    __tablename__ = "client_assertion_jti"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class BackchannelLogoutDelivery(Base):
+    """A logout token waiting to be POSTed to a client (OIDC Back-Channel Logout 1.0),
+    retried with backoff by a background task, never on the citizen's request path."""
+
+    __tablename__ = "backchannel_logout_delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
+    )
+    logout_uri: Mapped[str] = mapped_column(Text)
+    logout_token: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -8,6 +8,7 @@ Every page response is ``Cache-Control: no-store``: pages carry CSRF tokens and 
 from __future__ import annotations
 
 import hmac
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,11 @@ class Browser:
             raise CsrfFailed()
 
     def sign_in(self, citizen: Citizen, *, amr: list[str]) -> None:
+        """Authenticate the session (rotating its id). A different citizen than before gets a
+        new OIDC ``sid``: grants of the previous citizen must not follow the new one."""
         row = self.ensure_session()
+        if row.sid is None or (row.citizen_id is not None and row.citizen_id != citizen.id):
+            row.sid = secrets.token_urlsafe(24)
         self._issued_cookie = sessions.authenticate_session(
             self.db,
             row=row,

@@ -23,6 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "citizen",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
         sa.Column("username", sa.String(length=40), nullable=False),
         sa.Column("document_type", sa.String(length=20), nullable=False),
         sa.Column("document_country", sa.String(length=2), nullable=False),
@@ -47,6 +48,7 @@ def upgrade() -> None:
             "document_number",
             name=op.f("uq_citizen_document_country_document_type_document_number"),
         ),
+        sa.UniqueConstraint("subject", name=op.f("uq_citizen_subject")),
         sa.UniqueConstraint("username", name=op.f("uq_citizen_username")),
     )
     op.create_table(

@@ -16,6 +16,15 @@ EXPECTED_TABLES = {
     "citizen",
     "identity_verification",
     "login_failure_counter",
+    "oauth_client",
+    "oauth_grant",
+    "authorization_request",
+    "authorization_code",
+    "refresh_token",
+    "revoked_access_token",
+    "consent",
+    "client_assertion_jti",
+    "backchannel_logout_delivery",
     "signing_key",
 }
 

@@ -1,0 +1,1 @@
+"""Thin FastAPI routers of the protocol endpoints; the rules live in idp.oidc modules."""

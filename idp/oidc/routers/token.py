@@ -1,0 +1,7 @@
+"""Router of the token endpoint(s)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
