@@ -13,10 +13,14 @@ import hmac
 import ipaddress
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from idp.storage.models import ClientAuthMethod
+from sqlalchemy.orm import Session
+
+from idp.storage import clients as client_store
+from idp.storage.models import ClientAuthMethod, OAuthClient
 
 SUPPORTED_ID_TOKEN_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
 SUPPORTED_SCOPES = ("openid", "profile", "email", "phone", "address", "document", "offline_access")
@@ -302,3 +306,40 @@ def client_secret_matches(secret_hash: str | None, presented: str) -> bool:
     if not secret_hash:
         return False
     return hmac.compare_digest(secret_hash, hash_client_secret(presented))
+
+
+def register_client(
+    session: Session, *, metadata: ClientMetadata, now: datetime, client_id: str | None = None
+) -> tuple[OAuthClient, str | None]:
+    """Validate and store a client; returns it with its secret (shown once; None for public
+    and private_key_jwt clients)."""
+    valid = validate_metadata(metadata)
+    new_id = client_id or new_client_id()
+    if client_store.get_client(session, client_id=new_id) is not None:
+        raise ClientRegistrationError(f"A client with the id {new_id} already exists.")
+    secret = new_client_secret() if valid.token_endpoint_auth_method in SECRET_METHODS else None
+    client = OAuthClient(
+        client_id=new_id,
+        client_name=valid.client_name,
+        secret_hash=hash_client_secret(secret) if secret else None,
+        secret_rotated_at=now if secret else None,
+        token_endpoint_auth_method=valid.token_endpoint_auth_method,
+        application_type=valid.application_type,
+        redirect_uris=valid.redirect_uris,
+        post_logout_redirect_uris=valid.post_logout_redirect_uris,
+        grant_types=valid.grant_types,
+        scopes=valid.scopes,
+        jwks=valid.jwks,
+        jwks_uri=valid.jwks_uri,
+        subject_type=valid.subject_type,
+        sector_identifier=sector_identifier(valid),
+        sector_identifier_uri=valid.sector_identifier_uri,
+        id_token_signed_response_alg=valid.id_token_signed_response_alg,
+        userinfo_signed_response_alg=valid.userinfo_signed_response_alg,
+        backchannel_logout_uri=valid.backchannel_logout_uri,
+        backchannel_logout_session_required=valid.backchannel_logout_session_required,
+        created_at=now,
+        updated_at=now,
+    )
+    client_store.add_client(session, client=client)
+    return client, secret
