@@ -3,6 +3,7 @@
 CSP: no script at all (the pages work without JavaScript), styles and images only from us,
 forms only to us, no framing (``frame-ancestors 'none'`` plus ``X-Frame-Options`` for old
 browsers). HSTS only when the issuer is https: on http it would be ignored or harmful.
+A header the route set itself is kept (see ``form_post_policy``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+def form_post_policy(target_origin: str) -> str:
+    """CSP of the form_post response page: like the default, but the form may post to the
+    client's redirect URI origin (OAuth 2.0 Form Post Response Mode)."""
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action {target_origin}")
 
 
 def security_headers(*, https: bool) -> list[tuple[bytes, bytes]]:
@@ -33,7 +40,6 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
         self.headers = security_headers(https=https)
-        self.names = {name for name, _ in self.headers}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,12 +48,13 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                existing = [
-                    (name, value)
-                    for name, value in message.get("headers", [])
-                    if name.lower() not in self.names
+                existing = list(message.get("headers", []))
+                present = {name.lower() for name, _ in existing}
+                # A route may set a stricter or more specific header of its own (the form_post
+                # response needs form-action to the client's origin); that one wins.
+                message["headers"] = existing + [
+                    (name, value) for name, value in self.headers if name not in present
                 ]
-                message["headers"] = existing + self.headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
