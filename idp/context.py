@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.sessions import SessionTimeouts
 from idp.accounts.throttling import LoginThrottling
 from idp.config import Settings
+from idp.context_clock import utc_now
 from idp.signing_keys.keyring import KeyRing
 from idp.signing_keys.service import key_store
 from idp.storage.database import Database
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """The keys a running worker signs and verifies with, reloaded from the database at least every
 ``IDP_KEY_REFRESH_SECONDS`` so that all workers agree on key states within that bound without
-a restart. Private keys are decrypted once per process and kept in memory by ``kid``.
+a restart, and exactly when a pending key's publish-ahead time ends (states are derived with
+``lifecycle.effective_states``, so the promotion needs no command and no write). Private keys
+are decrypted once per process and kept in memory by ``kid``.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from jwt import PyJWK
 
+from idp.context_clock import utc_now
+from idp.signing_keys.lifecycle import effective_states, next_activation
+from idp.signing_keys.service import view_of
 from idp.signing_keys.store import KeyFileStore
 from idp.storage.database import Database
 from idp.storage.models import KeyPurpose, KeyState, SigningKey
@@ -42,6 +48,7 @@ class SigningMaterial:
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     loaded_at: float
+    valid_until: float
     published: dict[str, PublishedKey]
     revoked: frozenset[str]
     current: dict[str, SigningMaterial]
@@ -59,12 +66,14 @@ class KeyRing:
         refresh_seconds: float,
         purpose: KeyPurpose = KeyPurpose.OIDC,
         monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._database = database
         self._store = store
         self._refresh_seconds = refresh_seconds
         self._purpose = purpose
         self._monotonic = monotonic
+        self.wall_clock = wall_clock
         self._lock = threading.Lock()
         self._private_cache: dict[str, PrivateKeyTypes] = {}
         self._snapshot: _Snapshot | None = None
@@ -73,13 +82,16 @@ class KeyRing:
     def refresh_seconds(self) -> float:
         return self._refresh_seconds
 
+    def _stale(self, snapshot: _Snapshot | None) -> bool:
+        return snapshot is None or self._monotonic() >= snapshot.valid_until
+
     def _current_snapshot(self) -> _Snapshot:
         snapshot = self._snapshot
-        if snapshot is not None and self._monotonic() - snapshot.loaded_at < self._refresh_seconds:
-            return snapshot
+        if not self._stale(snapshot):
+            return snapshot  # type: ignore[return-value]
         with self._lock:
             snapshot = self._snapshot
-            if snapshot is None or self._monotonic() - snapshot.loaded_at >= self._refresh_seconds:
+            if snapshot is None or self._stale(snapshot):
                 snapshot = self._load()
                 self._snapshot = snapshot
             return snapshot
@@ -92,19 +104,19 @@ class KeyRing:
     def _load(self) -> _Snapshot:
         from sqlalchemy import select
 
+        now = self.wall_clock()
         with self._database.transaction() as session:
             rows = session.scalars(
                 select(SigningKey).where(SigningKey.purpose == self._purpose)
             ).all()
-            records = [
-                (row.kid, row.alg, row.state, dict(row.public_jwk), row.file_name, row.activated_at)
-                for row in rows
-            ]
+            views = [view_of(row) for row in rows]
+            records = [(row.kid, row.alg, dict(row.public_jwk), row.file_name) for row in rows]
+        effective = effective_states(views, now)
         published: dict[str, PublishedKey] = {}
         revoked: set[str] = set()
         current: dict[str, SigningMaterial] = {}
-        newest_activation: dict[str, Any] = {}
-        for kid, alg, state, jwk, file_name, activated_at in records:
+        for kid, alg, jwk, file_name in records:
+            state = effective[kid].state
             if state == KeyState.REVOKED:
                 revoked.add(kid)
                 continue
@@ -113,21 +125,23 @@ class KeyRing:
                 kid=kid, alg=alg, state=state, jwk=jwk, public_key=public_key
             )
             if state == KeyState.CURRENT:
-                previous = newest_activation.get(alg)
-                if previous is not None and activated_at is not None and activated_at <= previous:
-                    continue
                 private_key = self._private_cache.get(kid)
                 if private_key is None:
                     private_key = self._store.read(file_name)
                     self._private_cache[kid] = private_key
                 current[alg] = SigningMaterial(kid=kid, alg=alg, private_key=private_key)
-                newest_activation[alg] = activated_at
         for kid in list(self._private_cache):
             if kid not in published:
                 del self._private_cache[kid]
         jwks = {"keys": [key.jwk for key in published.values()]}
+        loaded_at = self._monotonic()
+        valid_for = float(self._refresh_seconds)
+        activation = next_activation(views, now)
+        if activation is not None:
+            valid_for = min(valid_for, max(0.0, (activation - now).total_seconds()))
         return _Snapshot(
-            loaded_at=self._monotonic(),
+            loaded_at=loaded_at,
+            valid_until=loaded_at + valid_for,
             published=published,
             revoked=frozenset(revoked),
             current=current,

@@ -1,20 +1,23 @@
 """Key operations shared by the CLI and the provider's start-up checks.
 
-This is the first slice of the key lifecycle: creating the initial current keys, listing them,
-and checking at start that every current key can be loaded. Rotation of existing keys
-(``next`` -> ``current`` -> ``retired``), revocation and pruning build on these functions.
+Creating the initial keys, the lifecycle commands (rotate with publish-ahead, generate,
+activate, retire, revoke, prune) and the start-up check that every current key loads. The
+rules of time (when a next key becomes current) are in ``lifecycle``; each operation first
+settles them, then changes state, and refuses anything that would leave an algorithm without a
+current key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.config import Settings
+from idp.context_clock import utc_now
 from idp.signing_keys.algorithms import (
     DEFAULT_ALGORITHMS,
     SigningAlgorithm,
@@ -22,6 +25,7 @@ from idp.signing_keys.algorithms import (
     key_matches_algorithm,
     public_jwk,
 )
+from idp.signing_keys.lifecycle import KeyView, effective_states, prunable, settled_changes
 from idp.signing_keys.store import KeyFileStore, KeyStoreError
 from idp.storage.models import KeyPurpose, KeyState, SigningKey
 
@@ -98,9 +102,9 @@ def check_current_keys(session: Session, *, store: KeyFileStore) -> list[Signing
 
     Raises ``KeyOperationError`` naming the first problem; the provider refuses to start on it.
     """
-    current = [
-        key for key in list_keys(session, purpose=KeyPurpose.OIDC) if key.state == KeyState.CURRENT
-    ]
+    keys = list_keys(session, purpose=KeyPurpose.OIDC)
+    effective = effective_states([view_of(key) for key in keys], utc_now())
+    current = [key for key in keys if effective[key.kid].state == KeyState.CURRENT]
     for algorithm in DEFAULT_ALGORITHMS:
         if not any(key.alg == algorithm.value for key in current):
             raise KeyOperationError(
@@ -119,3 +123,184 @@ def check_current_keys(session: Session, *, store: KeyFileStore) -> list[Signing
                 f"The key file {key.file_name} does not hold the key {key.kid} it is recorded as."
             )
     return current
+
+
+# Lifecycle operations (the `idp keys` commands) ------------------------------------------------
+
+
+def view_of(key: SigningKey) -> KeyView:
+    return KeyView(
+        kid=key.kid,
+        alg=key.alg,
+        state=key.state,
+        created_at=key.created_at,
+        activate_after=key.activate_after,
+        activated_at=key.activated_at,
+        retired_at=key.retired_at,
+    )
+
+
+def settle(session: Session, *, now: datetime, purpose: KeyPurpose = KeyPurpose.OIDC) -> int:
+    """Persist the states that time has already brought about (see ``lifecycle``)."""
+    rows = {key.kid: key for key in list_keys(session, purpose=purpose)}
+    changes = settled_changes([view_of(key) for key in rows.values()], now)
+    for change in changes:
+        row = rows[change.kid]
+        row.state = change.state
+        row.activated_at = change.activated_at
+        row.retired_at = change.retired_at
+    session.flush()
+    return len(changes)
+
+
+def _require_key(session: Session, kid: str) -> SigningKey:
+    key = session.get(SigningKey, kid)
+    if key is None:
+        raise KeyOperationError(f"There is no key with kid {kid}.")
+    return key
+
+
+def _current_of(session: Session, alg: str, purpose: str) -> list[SigningKey]:
+    return [
+        key
+        for key in list_keys(session, purpose=KeyPurpose(purpose))
+        if key.alg == alg and key.state == KeyState.CURRENT
+    ]
+
+
+def rotate(
+    session: Session,
+    *,
+    store: KeyFileStore,
+    now: datetime,
+    algorithms: Sequence[SigningAlgorithm] = (),
+    publish_ahead: timedelta,
+    if_older_than: timedelta | None = None,
+) -> list[SigningKey]:
+    """Add a ``next`` key per algorithm that becomes current after ``publish_ahead``.
+
+    On an empty key store it creates current RS256 and ES256 keys at once instead. With
+    ``if_older_than``, an algorithm whose current key is younger is left alone (cron mode).
+    An algorithm that already has a pending key is refused: one rotation at a time.
+    """
+    if not list_keys(session, purpose=KeyPurpose.OIDC):
+        return create_initial_keys(session, store=store, now=now)
+    settle(session, now=now)
+    keys = list_keys(session, purpose=KeyPurpose.OIDC)
+    targets = list(algorithms) or sorted(
+        {SigningAlgorithm(key.alg) for key in keys if key.state == KeyState.CURRENT}
+        | set(DEFAULT_ALGORITHMS)
+    )
+    created: list[SigningKey] = []
+    for algorithm in targets:
+        pending = [k for k in keys if k.alg == algorithm.value and k.state == KeyState.NEXT]
+        current = [k for k in keys if k.alg == algorithm.value and k.state == KeyState.CURRENT]
+        if if_older_than is not None and current:
+            activated = current[0].activated_at or current[0].created_at
+            if now - activated < if_older_than:
+                continue
+        if pending:
+            if if_older_than is not None:
+                continue
+            raise KeyOperationError(
+                f"A {algorithm.value} key ({pending[0].kid}) is already waiting to become "
+                "current; activate or revoke it before rotating again."
+            )
+        key = create_key(session, store=store, algorithm=algorithm, state=KeyState.NEXT, now=now)
+        key.activate_after = now + publish_ahead
+        created.append(key)
+    session.flush()
+    settle(session, now=now)
+    return created
+
+
+def generate(
+    session: Session, *, store: KeyFileStore, algorithm: SigningAlgorithm, now: datetime
+) -> SigningKey:
+    """Add a published ``next`` key that becomes current only with ``activate``."""
+    settle(session, now=now)
+    return create_key(session, store=store, algorithm=algorithm, state=KeyState.NEXT, now=now)
+
+
+def activate(session: Session, *, kid: str, now: datetime) -> SigningKey:
+    """Make a ``next`` key current now; the previous current key of its algorithm retires."""
+    settle(session, now=now)
+    key = _require_key(session, kid)
+    if key.state == KeyState.CURRENT:
+        raise KeyOperationError(f"The key {kid} is already current.")
+    if key.state != KeyState.NEXT:
+        raise KeyOperationError(f"The key {kid} is {key.state}; only a next key can be activated.")
+    for previous in _current_of(session, key.alg, key.purpose):
+        previous.state = KeyState.RETIRED
+        previous.retired_at = now
+    key.state = KeyState.CURRENT
+    key.activated_at = now
+    key.activate_after = None
+    session.flush()
+    return key
+
+
+def retire(session: Session, *, kid: str, now: datetime) -> SigningKey:
+    """Stop signing with a key but keep publishing it. A current key retires only when a
+    ``next`` key of its algorithm can take over (which is then activated)."""
+    settle(session, now=now)
+    key = _require_key(session, kid)
+    if key.state == KeyState.RETIRED:
+        return key
+    if key.state == KeyState.REVOKED:
+        raise KeyOperationError(f"The key {kid} is revoked; it cannot be retired.")
+    if key.state == KeyState.CURRENT:
+        successors = [
+            k
+            for k in list_keys(session, purpose=KeyPurpose(key.purpose))
+            if k.alg == key.alg and k.state == KeyState.NEXT
+        ]
+        if not successors:
+            raise KeyOperationError(
+                f"Retiring {kid} would leave no current {key.alg} key; run "
+                f"`idp keys rotate --alg {key.alg}` first."
+            )
+        activate(session, kid=successors[0].kid, now=now)
+        return key
+    key.state = KeyState.RETIRED
+    key.retired_at = now
+    session.flush()
+    return key
+
+
+def revoke(session: Session, *, kid: str, reason: str, now: datetime) -> SigningKey:
+    """Emergency: remove a key from the JWKS at once; tokens it signed stop verifying."""
+    if not reason.strip():
+        raise KeyOperationError("Give the reason for the revocation with --reason.")
+    settle(session, now=now)
+    key = _require_key(session, kid)
+    if key.state == KeyState.REVOKED:
+        raise KeyOperationError(f"The key {kid} is already revoked.")
+    if key.state == KeyState.CURRENT and len(_current_of(session, key.alg, key.purpose)) <= 1:
+        raise KeyOperationError(
+            f"Revoking {kid} would leave no current {key.alg} key; run "
+            f"`idp keys rotate --alg {key.alg} --publish-ahead 0` first."
+        )
+    key.state = KeyState.REVOKED
+    key.revoked_at = now
+    key.revocation_reason = reason.strip()[:1000]
+    session.flush()
+    return key
+
+
+def prune(
+    session: Session, *, store: KeyFileStore, now: datetime, longest_token_lifetime: timedelta
+) -> list[str]:
+    """Delete retired keys whose tokens can no longer be valid, and the private key files of
+    revoked keys (their rows stay, so that tokens they signed keep being refused by kid)."""
+    settle(session, now=now)
+    removed: list[str] = []
+    for key in list_keys(session, purpose=KeyPurpose.OIDC):
+        if prunable(view_of(key), now=now, longest_token_lifetime=longest_token_lifetime):
+            store.remove(key.file_name)
+            session.delete(key)
+            removed.append(key.kid)
+        elif key.state == KeyState.REVOKED:
+            store.remove(key.file_name)
+    session.flush()
+    return removed
