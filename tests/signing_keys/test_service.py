@@ -94,9 +94,11 @@ def test_a_second_rotation_while_one_is_pending_is_refused(keyed) -> None:
     with database.transaction() as session:
         service.rotate(session, store=store, now=utc_now(), publish_ahead=HOUR)
     before = snapshot(database, settings)
-    with pytest.raises(service.KeyOperationError, match="already waiting to become current"):
-        with database.transaction() as session:
-            service.rotate(session, store=store, now=utc_now(), publish_ahead=HOUR)
+    with (
+        pytest.raises(service.KeyOperationError, match="already waiting to become current"),
+        database.transaction() as session,
+    ):
+        service.rotate(session, store=store, now=utc_now(), publish_ahead=HOUR)
     assert snapshot(database, settings) == before
 
 
@@ -104,9 +106,11 @@ def test_retiring_the_only_current_key_is_refused_and_changes_nothing(keyed) -> 
     settings, database, _ = keyed
     rsa = next(kid for kid, (alg, _) in states(database).items() if alg == "RS256")
     before = snapshot(database, settings)
-    with pytest.raises(service.KeyOperationError, match="would leave no current RS256 key"):
-        with database.transaction() as session:
-            service.retire(session, kid=rsa, now=utc_now())
+    with (
+        pytest.raises(service.KeyOperationError, match="would leave no current RS256 key"),
+        database.transaction() as session,
+    ):
+        service.retire(session, kid=rsa, now=utc_now())
     assert snapshot(database, settings) == before
 
 
@@ -129,13 +133,17 @@ def test_retire_with_a_successor_activates_it(keyed) -> None:
 def test_revoke_refuses_unknown_and_last_current_keys(keyed) -> None:
     settings, database, _store = keyed
     before = snapshot(database, settings)
-    with pytest.raises(service.KeyOperationError, match="There is no key with kid nope"):
-        with database.transaction() as session:
-            service.revoke(session, kid="nope", reason="test", now=utc_now())
+    with (
+        pytest.raises(service.KeyOperationError, match="There is no key with kid nope"),
+        database.transaction() as session,
+    ):
+        service.revoke(session, kid="nope", reason="test", now=utc_now())
     ec = next(kid for kid, (alg, _) in states(database).items() if alg == "ES256")
-    with pytest.raises(service.KeyOperationError, match="would leave no current ES256 key"):
-        with database.transaction() as session:
-            service.revoke(session, kid=ec, reason="compromised", now=utc_now())
+    with (
+        pytest.raises(service.KeyOperationError, match="would leave no current ES256 key"),
+        database.transaction() as session,
+    ):
+        service.revoke(session, kid=ec, reason="compromised", now=utc_now())
     assert snapshot(database, settings) == before
 
 
