@@ -55,7 +55,7 @@ def parse_document(*, number: str, document_type: str, country: str) -> National
             f"Unknown document type {document_type!r}; use one of {', '.join(DOCUMENT_TYPES)}."
         )
     issuing = country.strip().upper()
-    if len(issuing) != 2 or not issuing.isalpha():
+    if len(issuing) != 2 or not (issuing.isascii() and issuing.isalpha()):
         raise DocumentError("The issuing country must be a two-letter ISO 3166-1 code.")
     normalised = normalise_document_number(number)
     if not _VALID_NUMBER.fullmatch(normalised):
@@ -66,6 +66,12 @@ def parse_document(*, number: str, document_type: str, country: str) -> National
     if issuing == "UY" and kind == "ci":
         if not normalised.isdigit() or len(normalised) not in (7, 8):
             raise DocumentError("A Uruguayan cédula has 7 or 8 digits, the last a check digit.")
+        if normalised.startswith("0"):
+            # "0.123.456-1" is the same cédula as "123.456-1" (a leading zero weighs nothing in
+            # the check digit): accepting both would give one person two usernames.
+            raise DocumentError(
+                "A Uruguayan cédula does not start with 0; type it as printed, such as 123.456-1."
+            )
         if uruguay_ci_check_digit(normalised[:-1]) != int(normalised[-1]):
             raise DocumentError("The cédula's check digit does not match; check the number.")
     return NationalDocument(country=issuing, type=kind, number=normalised)

@@ -44,6 +44,17 @@ def check_password_policy(password: str) -> None:
         raise PasswordPolicyError(
             f"The password must have at most {MAX_PASSWORD_LENGTH} characters."
         )
+    if not _is_encodable(password):
+        # Lone surrogates (e.g. undecodable bytes read with surrogateescape) cannot be hashed.
+        raise PasswordPolicyError("The password must be valid Unicode text.")
+
+
+def _is_encodable(password: str) -> bool:
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class PasswordHasher:
@@ -76,6 +87,9 @@ class PasswordHasher:
         except VerifyMismatchError:
             return PasswordCheck(valid=False)
         except (VerificationError, InvalidHashError):
+            return PasswordCheck(valid=False)
+        except UnicodeEncodeError:
+            # No stored hash can match text that has no UTF-8 form; never a server error.
             return PasswordCheck(valid=False)
         return PasswordCheck(valid=True, needs_rehash=self._hasher.check_needs_rehash(stored_hash))
 

@@ -6,6 +6,7 @@ Validation happens before anything is written; a refused request changes nothing
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -62,9 +63,14 @@ def _clean_name(value: str, field: str) -> str:
         raise AccountError(f"The {field} must not be empty.")
     if len(cleaned) > MAX_NAME_LENGTH:
         raise AccountError(f"The {field} must have at most {MAX_NAME_LENGTH} characters.")
-    if any(ord(char) < 32 for char in cleaned):
+    if _has_control_characters(cleaned):
         raise AccountError(f"The {field} must not contain control characters.")
     return cleaned
+
+
+def _has_control_characters(value: str) -> bool:
+    """C0, DEL and C1 (Unicode category Cc): never part of a name, and NUL breaks PostgreSQL."""
+    return any(unicodedata.category(char) == "Cc" for char in value)
 
 
 def create_citizen(
@@ -89,7 +95,9 @@ def create_citizen(
     family_name = _clean_name(request.family_name, "family name")
     birthdate = parse_birthdate(request.birthdate, today=now.date())
     email = (request.email or "").strip() or None
-    if email is not None and (len(email) > 320 or not _EMAIL.fullmatch(email)):
+    if email is not None and (
+        len(email) > 320 or not _EMAIL.fullmatch(email) or _has_control_characters(email)
+    ):
         raise AccountError(f"The email address {email!r} is not valid.")
     phone = (request.phone_number or "").replace(" ", "") or None
     if phone is not None and not _PHONE.fullmatch(phone):

@@ -7,10 +7,14 @@ is far higher, so that many citizens behind one address are not locked out by on
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
 
 from idp.config import Settings
+
+MAX_RAW_ADDRESS_LENGTH = 100
+"""The key column holds 120 characters; "address:" and 100 more always fit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,4 +58,18 @@ def account_key(username: str) -> str:
 
 
 def address_key(address: str) -> str:
-    return f"address:{address}"
+    """The throttling key of a client address.
+
+    An IPv6 client usually holds a whole /64 and can pick a new address for every attempt, so
+    IPv6 addresses are counted per /64; an IPv4-mapped IPv6 address counts as its IPv4 address.
+    Anything that is not an IP address is used as given, cut to fit the key column.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return f"address:{address[:MAX_RAW_ADDRESS_LENGTH]}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"address:{ip.ipv4_mapped}"
+        return f"address:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"address:{ip}"

@@ -11,10 +11,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from idp.accounts.documents import DocumentError
 from idp.accounts.registration import AccountError
@@ -60,17 +62,65 @@ def settings() -> Settings:
         fail(str(exc))
 
 
+def missing_sqlite_file(current_settings: Settings) -> Path | None:
+    """The file of the configured SQLite database when it does not exist yet, else None.
+
+    Connecting to a missing SQLite file creates it (and the engine creates its folder), so a
+    command that only reads, or that refuses, would leave an empty database behind; such
+    commands ask here first and then write nothing.
+    """
+    try:
+        url = make_url(current_settings.effective_database_url)
+    except ArgumentError:
+        return None  # ``database`` reports the unusable URL
+    if url.get_backend_name() != "sqlite":
+        return None
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name).expanduser()
+    return None if path.exists() else path
+
+
+def refuse_missing_database(current_settings: Settings) -> None:
+    """Refuse, without creating it, a SQLite database that ``idp db upgrade`` has not made."""
+    missing = missing_sqlite_file(current_settings)
+    if missing is not None:
+        fail(f"The database {missing} does not exist yet; run `idp db upgrade` to create it.")
+
+
+def open_database(current_settings: Settings) -> Database:
+    """The engine for IDP_DATABASE_URL, or one sentence when the URL cannot give one.
+
+    SQLAlchemy raises while building the engine, before any connection, for a URL it cannot
+    parse or a dialect it does not know (``ArgumentError``) and for a dialect whose driver is
+    not installed (``ImportError``); neither is a database error, so say so here.
+    """
+    try:
+        return Database.from_settings(current_settings)
+    except ArgumentError as exc:
+        fail(f"IDP_DATABASE_URL is not a usable database URL ({type(exc).__name__}).")
+    except ImportError as exc:
+        fail(f"IDP_DATABASE_URL needs a database driver that is not installed ({exc.name}).")
+
+
 @contextmanager
 def database(current_settings: Settings, *, require_schema: bool = True) -> Iterator[Database]:
-    db = Database.from_settings(current_settings)
+    """The database, reachable and (unless ``require_schema`` is False) at the newest schema.
+
+    Both are checked before the command does anything, so that a refusal writes nothing and
+    says what is wrong rather than which driver exception was raised.
+    """
+    if require_schema:
+        refuse_missing_database(current_settings)
+    db = open_database(current_settings)
     try:
-        if require_schema:
-            try:
-                revision = current_revision(db.engine)
-            except SQLAlchemyError as exc:
-                fail(f"The database cannot be reached ({type(exc).__name__}).")
-            if revision != head_revision():
-                fail("The database schema is not up to date; run `idp db upgrade`.")
+        try:
+            revision = current_revision(db.engine)
+        except SQLAlchemyError as exc:
+            fail(f"The database cannot be reached ({type(exc).__name__}).")
+        if require_schema and revision != head_revision():
+            fail("The database schema is not up to date; run `idp db upgrade`.")
         yield db
     finally:
         db.dispose()

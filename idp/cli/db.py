@@ -32,8 +32,11 @@ def upgrade(json_output: Annotated[bool, typer.Option("--json")] = False) -> Non
 def current(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the database's schema revision and the newest one."""
     settings = common.settings()
-    with common.operator_errors(), common.database(settings, require_schema=False) as db:
-        revision = current_revision(db.engine)
+    revision: str | None = None
+    # A SQLite file that does not exist is an empty database; opening it would create it.
+    if common.missing_sqlite_file(settings) is None:
+        with common.operator_errors(), common.database(settings, require_schema=False) as db:
+            revision = current_revision(db.engine)
     head = head_revision()
     if json_output:
         common.print_json({"current": revision, "head": head, "up_to_date": revision == head})

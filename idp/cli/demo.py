@@ -15,7 +15,7 @@ from idp.storage import citizens as citizen_store
 
 app = typer.Typer(help="Demonstration data (development only).", no_args_is_help=True)
 
-DEMO_PASSWORD = "demo-ciudadania"  # noqa: S105 - printed for the demo on purpose
+DEMO_PASSWORD = "demo-ciudadania"  # printed for the demo on purpose; never a real password
 
 DEMO_CITIZENS = (
     NewCitizen(

@@ -20,8 +20,9 @@ def serve(
 ) -> None:
     """Serve the provider. Refuses to start with a stale schema or unusable signing keys."""
     settings = common.settings()
+    common.refuse_missing_database(settings)
     with common.operator_errors():
-        context = ProviderContext.from_settings(settings)
+        context = ProviderContext.from_settings(settings, database=common.open_database(settings))
         try:
             run_startup_checks(context)
         finally:

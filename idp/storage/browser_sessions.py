@@ -37,5 +37,6 @@ def delete_session(session: Session, *, row: BrowserSession) -> None:
 
 
 def delete_expired(session: Session, *, now: datetime) -> int:
-    result = session.execute(delete(BrowserSession).where(BrowserSession.expires_at < now))
+    """Delete the sessions that ``load_session`` would refuse at ``now`` (expiry included)."""
+    result = session.execute(delete(BrowserSession).where(BrowserSession.expires_at <= now))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,33 @@
+"""Fixtures of the accounts tests: the production hasher and a database on each backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from idp.accounts.passwords import PasswordHasher
+from idp.config import Settings
+from idp.storage.database import Database, create_database_engine
+
+
+@pytest.fixture
+def hasher() -> PasswordHasher:
+    """The hasher the provider builds from default settings (argon2id at the OWASP minimum)."""
+    return PasswordHasher.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated database on the parametrised backend (SQLite and PostgreSQL)."""
+    db = Database(create_database_engine(database_url))
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def sqlite_database(sqlite_database_url: str) -> Iterator[Database]:
+    """A migrated SQLite database, for tests whose subject is not the backend."""
+    db = Database(create_database_engine(sqlite_database_url))
+    yield db
+    db.dispose()
