@@ -1,4 +1,5 @@
-"""``idp keys``: the initial signing keys of a new installation, and the list of keys."""
+"""``idp keys``: the initial signing keys of a new installation, the list of keys, and the
+lifecycle commands with good and bad input."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from idp.signing_keys.algorithms import SigningAlgorithm, public_jwk
 from tests.cli.helpers import Cli, row_counts
 
-KEY_FIELDS = {"kid", "alg", "purpose", "state", "created", "activated", "retired"}
+KEY_FIELDS = {
+    "kid",
+    "alg",
+    "purpose",
+    "state",
+    "created",
+    "activated",
+    "activate_after",
+    "retired",
+    "expires",
+}
 
 
 def test_rotate_on_an_empty_store_creates_current_rs256_and_es256_keys(cli: Cli) -> None:
@@ -72,19 +83,126 @@ def test_rotate_without_json_names_the_keys(sqlite_cli: Cli) -> None:
     assert sorted(lines) == sorted(f"Created current {alg} key {kid}." for alg, kid in rows.items())
 
 
-def test_a_second_rotate_is_refused_and_changes_nothing(cli: Cli) -> None:
+def test_a_second_rotate_publishes_next_keys_and_a_third_is_refused(cli: Cli) -> None:
     cli.json("keys", "rotate")
+    created = cli.json("keys", "rotate", "--publish-ahead", "2h")
+    assert sorted(key["alg"] for key in created) == ["ES256", "RS256"]
+    assert all(key["state"] == "next" and key["activate_after"] for key in created)
     before = cli.snapshot()
-    assert len(before["keys"]) == 2
 
     cli.refuses(
         "keys",
         "rotate",
         "--json",
-        message="The key store already has keys; rotating existing keys is not available yet.",
+        message=f"A ES256 key ({next(k['kid'] for k in created if k['alg'] == 'ES256')}) is "
+        "already waiting to become current; activate or revoke it before rotating again.",
     )
 
     assert cli.snapshot() == before
+
+
+def test_rotate_with_no_publish_ahead_switches_at_once(sqlite_cli: Cli) -> None:
+    first = {key["alg"]: key["kid"] for key in sqlite_cli.json("keys", "rotate")}
+    second = {
+        key["alg"]: key["kid"]
+        for key in sqlite_cli.json("keys", "rotate", "--alg", "RS256", "--publish-ahead", "0")
+    }
+    states = {key["kid"]: key["state"] for key in sqlite_cli.json("keys", "list")}
+    assert states[second["RS256"]] == "current"
+    assert states[first["RS256"]] == "retired"
+    assert states[first["ES256"]] == "current"
+
+
+def test_rotate_if_older_than_leaves_young_keys_alone(sqlite_cli: Cli) -> None:
+    sqlite_cli.json("keys", "rotate")
+    before = sqlite_cli.snapshot()
+    assert sqlite_cli.json("keys", "rotate", "--if-older-than", "90d") == []
+    assert sqlite_cli.snapshot() == before
+
+
+def test_bad_durations_and_algorithms_are_refused(sqlite_cli: Cli) -> None:
+    sqlite_cli.json("keys", "rotate")
+    before = sqlite_cli.snapshot()
+    sqlite_cli.refuses(
+        "keys",
+        "rotate",
+        "--publish-ahead",
+        "soon",
+        message="--publish-ahead: The duration 'soon' is not valid; use a number with s, m, h, "
+        "d or w (e.g. 90d).",
+    )
+    sqlite_cli.refuses(
+        "keys",
+        "generate",
+        "--alg",
+        "HS256",
+        message="Unknown algorithm 'HS256'; use one of RS256, PS256, ES256, EdDSA.",
+    )
+    assert sqlite_cli.snapshot() == before
+
+
+def test_retiring_or_revoking_the_only_current_key_is_refused(sqlite_cli: Cli) -> None:
+    keys = {key["alg"]: key["kid"] for key in sqlite_cli.json("keys", "rotate")}
+    before = sqlite_cli.snapshot()
+    rsa_kid = keys["RS256"]
+    sqlite_cli.refuses(
+        "keys",
+        "retire",
+        rsa_kid,
+        message=f"Retiring {rsa_kid} would leave no current RS256 key; run "
+        "`idp keys rotate --alg RS256` first.",
+    )
+    sqlite_cli.refuses(
+        "keys",
+        "revoke",
+        keys["ES256"],
+        "--reason",
+        "test",
+        "--yes",
+        message=f"Revoking {keys['ES256']} would leave no current ES256 key; run "
+        "`idp keys rotate --alg ES256 --publish-ahead 0` first.",
+    )
+    sqlite_cli.refuses(
+        "keys",
+        "revoke",
+        "unknown-kid",
+        "--reason",
+        "x",
+        "--yes",
+        message="There is no key with kid unknown-kid.",
+    )
+    sqlite_cli.refuses(
+        "keys",
+        "revoke",
+        rsa_kid,
+        "--reason",
+        "x",
+        message="Revoking a key needs confirmation; add --yes.",
+    )
+    assert sqlite_cli.snapshot() == before
+
+
+def test_generate_activate_revoke_prune_and_export(sqlite_cli: Cli) -> None:
+    first = {key["alg"]: key["kid"] for key in sqlite_cli.json("keys", "rotate")}
+    generated = sqlite_cli.json("keys", "generate", "--alg", "PS256")[0]
+    assert generated["state"] == "next"
+    activated = sqlite_cli.json("keys", "activate", generated["kid"])
+    assert activated["state"] == "current"
+
+    sqlite_cli.json("keys", "rotate", "--alg", "RS256", "--publish-ahead", "0")
+    revoked = sqlite_cli.json("keys", "revoke", first["RS256"], "--reason", "drill", "--yes")
+    assert revoked["state"] == "revoked"
+
+    jwks = json.loads(sqlite_cli.ok("keys", "export-jwks"))
+    kids = {key["kid"] for key in jwks["keys"]}
+    assert first["RS256"] not in kids
+    assert {first["ES256"], generated["kid"]} <= kids
+    assert all("d" not in key for key in jwks["keys"])
+
+    # Nothing retired can be pruned before its tokens expire; the revoked key's file goes.
+    assert sqlite_cli.json("keys", "prune") == {"removed": []}
+    files = {path.name for path in sqlite_cli.keys_dir.iterdir()}
+    assert not any(first["RS256"] in name for name in files)
 
 
 def test_list_shows_the_keys_rotate_created(cli: Cli) -> None:
@@ -103,12 +221,21 @@ def test_list_without_json_prints_a_table(sqlite_cli: Cli) -> None:
 
     lines = sqlite_cli.ok("keys", "list").splitlines()
 
-    assert lines[0].split() == ["kid", "alg", "purpose", "state", "created", "activated", "retired"]
+    assert lines[0].split() == [
+        "kid",
+        "alg",
+        "purpose",
+        "state",
+        "created",
+        "activated",
+        "retired",
+        "expires",
+    ]
     body = sorted(line.split()[:4] for line in lines[1:])
     assert body == sorted(
         [row["kid"], row["alg"], "oidc", "current"] for row in sqlite_cli.key_rows()
     )
-    assert all(line.rstrip().endswith("-") for line in lines[1:])  # never retired
+    assert all(line.split()[-2:] == ["-", "-"] for line in lines[1:])  # never retired
 
 
 def test_rotate_refuses_a_keys_folder_it_cannot_create(sqlite_cli: Cli, tmp_path: Path) -> None:
