@@ -1,0 +1,46 @@
+"""Provider metadata: OpenID Connect Discovery 1.0 section 3 and RFC 8414 section 2.
+
+A pure function of the settings and the algorithms the key ring can sign with; only what is
+implemented is announced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idp.config import SUPPORTED_LANGUAGES, Settings
+from idp.oidc import endpoints
+from idp.oidc.claims import SUPPORTED_CLAIMS
+from idp.oidc.clients import SUPPORTED_ID_TOKEN_ALGS, SUPPORTED_SCOPES, GrantType
+
+CLIENT_ASSERTION_ALGS = ["RS256", "PS256", "ES256", "EdDSA"]
+AUTHENTICATED_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[str, Any]:
+    issuer = settings.issuer
+    id_token_algs = [alg for alg in SUPPORTED_ID_TOKEN_ALGS if alg in signing_algs]
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": endpoints.absolute(issuer, endpoints.AUTHORIZE),
+        "token_endpoint": endpoints.absolute(issuer, endpoints.TOKEN),
+        "userinfo_endpoint": endpoints.absolute(issuer, endpoints.USERINFO),
+        "jwks_uri": endpoints.absolute(issuer, endpoints.JWKS),
+        "scopes_supported": list(SUPPORTED_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": [grant.value for grant in GrantType],
+        "subject_types_supported": ["public", "pairwise"],
+        "id_token_signing_alg_values_supported": id_token_algs,
+        "userinfo_signing_alg_values_supported": id_token_algs,
+        "token_endpoint_auth_methods_supported": [*AUTHENTICATED_METHODS, "none"],
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": list(SUPPORTED_CLAIMS),
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+        "ui_locales_supported": list(SUPPORTED_LANGUAGES),
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+    }
