@@ -112,3 +112,9 @@ def revoke_access_token(session: Session, *, jti: str, expires_at: datetime) -> 
 
 def access_token_is_revoked(session: Session, *, jti: str) -> bool:
     return session.get(RevokedAccessToken, jti) is not None
+
+
+def grants_of_session(session: Session, *, sid: str) -> list[Grant]:
+    return list(
+        session.scalars(select(Grant).where(Grant.sid == sid, Grant.revoked_at.is_(None))).all()
+    )
