@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from idp.cli import db, demo, keys, serve, users
+from idp.cli import clients, db, demo, keys, serve, users
 
 app = typer.Typer(
     name="idp",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
+app.add_typer(clients.app, name="clients")
 app.add_typer(demo.app, name="demo")
 app.command("serve")(serve.serve)
 

@@ -23,7 +23,7 @@ from idp.cli import app
 from idp.storage.database import create_database_engine
 from tests.conftest import TEST_PASSPHRASE
 
-WATCHED_TABLES = ("citizen", "identity_verification", "signing_key")
+WATCHED_TABLES = ("citizen", "identity_verification", "signing_key", "oauth_client")
 PASSWORD = "correct horse battery"
 
 
