@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
@@ -12,6 +15,7 @@ from idp.accounts.routes import router as accounts_router
 from idp.config import Settings, load_settings
 from idp.context import ProviderContext
 from idp.errors import ProviderError
+from idp.oidc.backchannel import running_backchannel_worker
 from idp.oidc.routers import (
     authorize,
     discovery,
@@ -39,7 +43,13 @@ def create_app(
     if startup_checks:
         run_startup_checks(context)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with running_backchannel_worker(context):
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="National digital identity provider",
         version=__version__,
         docs_url=None,

@@ -48,6 +48,9 @@ def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[st
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
         "ui_locales_supported": list(SUPPORTED_LANGUAGES),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
     }

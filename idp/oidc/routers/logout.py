@@ -10,11 +10,12 @@ from starlette.responses import Response
 
 from idp.dependencies import BrowserDep
 from idp.errors import InvalidRequest
-from idp.oidc import endpoints
+from idp.oidc import backchannel, endpoints
 from idp.oidc.authorize import redirect_with, single_valued
 from idp.oidc.issuance import subject_of
 from idp.oidc.logout import LogoutRequestError, parse_logout_request
 from idp.storage import citizens as citizen_store
+from idp.storage import clients as client_store
 from idp.storage import grants
 from idp.web.browser import Browser
 
@@ -45,9 +46,23 @@ def _log_out(browser: Browser) -> None:
     session = browser.session
     if session is not None and session.sid:
         now = browser.context.clock()
+        notified: set[str] = set()
+        citizen = citizen_store.get_by_id(browser.db, citizen_id=session.citizen_id or 0)
         for grant in grants.grants_of_session(browser.db, sid=session.sid):
             if "offline_access" not in grant.scope.split():
                 grants.revoke_grant(browser.db, grant_id=grant.id, now=now)
+            client = client_store.get_client(browser.db, client_id=grant.client_id)
+            if client is None or citizen is None or client.client_id in notified:
+                continue
+            notified.add(client.client_id)
+            backchannel.enqueue(
+                browser.db,
+                browser.context,
+                client=client,
+                subject=subject_of(citizen, client, browser.context.settings),
+                sid=session.sid,
+                now=now,
+            )
     browser.sign_out()
 
 
