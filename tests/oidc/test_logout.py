@@ -231,3 +231,31 @@ def test_back_channel_logout_token_is_delivered_and_retried(
         delivery = session.scalars(select(BackchannelLogoutDelivery)).one()
         assert delivery.attempts == 2
         assert delivery.delivered_at is not None
+
+
+def test_a_hint_signed_by_a_retired_key_still_logs_out(
+    app: FastAPI, client: TestClient, register, citizen_id: int
+) -> None:
+    from datetime import timedelta as span
+
+    from idp.signing_keys import service
+
+    rp = register(post_logout_redirect_uris=[BYE])
+    tokens = _signed_in_with_tokens(client, rp)
+    provider = app.state.provider
+    with provider.database.transaction() as session:
+        service.rotate(
+            session,
+            store=service.key_store(provider.settings),
+            now=provider.clock(),
+            publish_ahead=span(0),
+        )
+    provider.keyring.reload()
+    old_kid = jwt.get_unverified_header(tokens["id_token"])["kid"]
+    assert provider.keyring.signing_material("RS256").kid != old_kid  # RS256 still the default
+    response = client.get(
+        "/logout/oidc",
+        params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": BYE},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
