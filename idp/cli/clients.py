@@ -18,6 +18,7 @@ from idp.oidc.clients import (
     ClientMetadata,
     ClientRegistrationError,
     SubjectType,
+    check_sector_identifier,
     hash_client_secret,
     new_client_secret,
     register_client,
@@ -155,6 +156,10 @@ def create(
         db.transaction() as session,
     ):
         try:
+            if metadata.sector_identifier_uri:
+                check_sector_identifier(
+                    metadata.sector_identifier_uri, metadata.redirect_uris, settings
+                )
             client, secret = register_client(
                 session, metadata=metadata, now=utc_now(), client_id=client_id
             )

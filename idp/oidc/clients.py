@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from idp.config import Settings
 from idp.storage import clients as client_store
 from idp.storage.models import ClientAuthMethod, OAuthClient
 
@@ -343,3 +344,23 @@ def register_client(
     )
     client_store.add_client(session, client=client)
     return client, secret
+
+
+def check_sector_identifier(uri: str, redirect_uris: list[str], settings: Settings) -> None:
+    """OIDC Core 8.1: the sector_identifier_uri must list every redirect URI of the client.
+    Fetched with the outbound guards (https, public addresses, time and size limits)."""
+    from idp.oidc.outbound import OutboundRefused, fetch_json
+
+    try:
+        listed = fetch_json(uri, settings)
+    except OutboundRefused as exc:
+        raise ClientRegistrationError(
+            f"The sector_identifier_uri {uri!r} cannot be fetched ({exc})."
+        ) from None
+    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+        raise ClientRegistrationError("The sector_identifier_uri must serve a JSON array of URIs.")
+    missing = [redirect for redirect in redirect_uris if redirect not in listed]
+    if missing:
+        raise ClientRegistrationError(
+            f"The sector_identifier_uri does not list the redirect URI {missing[0]!r}."
+        )

@@ -174,3 +174,59 @@ def test_update_validates_and_delete_needs_confirmation(sqlite_cli: Cli) -> None
     }
     missing = sqlite_cli.run("clients", "show", client_id)
     assert f"No client has the id '{client_id}'." in missing.stderr
+
+
+def test_a_sector_identifier_uri_on_a_private_address_is_refused(sqlite_cli: Cli) -> None:
+    before = sqlite_cli.snapshot()
+    result = sqlite_cli.run(
+        "clients",
+        "create",
+        "--name",
+        "A",
+        "--redirect-uri",
+        URI,
+        "--subject-type",
+        "pairwise",
+        "--sector-identifier-uri",
+        "https://127.0.0.1:9/sector.json",
+    )
+    assert result.exit_code != 0
+    assert "cannot be fetched (the host resolves to a non-public address)" in result.stderr
+    assert sqlite_cli.snapshot() == before
+
+
+def test_a_sector_identifier_uri_must_list_the_redirect_uris(sqlite_cli: Cli) -> None:
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(["https://other.example.gub.uy/cb"]).encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = sqlite_cli.run(
+            "clients",
+            "create",
+            "--name",
+            "A",
+            "--redirect-uri",
+            URI,
+            "--subject-type",
+            "pairwise",
+            "--sector-identifier-uri",
+            f"http://127.0.0.1:{server.server_address[1]}/s.json",
+            env={"IDP_ALLOW_PRIVATE_NETWORK_FETCHES": "true"},
+        )
+    finally:
+        server.shutdown()
+    assert result.exit_code != 0
+    assert f"does not list the redirect URI {URI!r}" in result.stderr

@@ -495,3 +495,15 @@ def test_parallel_refreshes_of_one_token(
     assert statuses.count(200) == 1
     assert statuses.count(400) == 9
     app.state.provider.database.dispose()
+
+
+def test_a_jwks_uri_on_a_private_address_is_never_fetched(client: TestClient, register) -> None:
+    rp = register(
+        token_endpoint_auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
+        jwks_uri="https://169.254.169.254/latest/meta-data/jwks",
+        grant_types=["authorization_code", "client_credentials"],
+    )
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    response = _cc(client, rp.client_id, _assertion(rp.client_id, key))
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
