@@ -186,6 +186,7 @@ def rotate(
     if not list_keys(session, purpose=KeyPurpose.OIDC):
         return create_initial_keys(session, store=store, now=now)
     settle(session, now=now)
+    check_current_keys(session, store=store)  # a wrong passphrase must not write new keys
     keys = list_keys(session, purpose=KeyPurpose.OIDC)
     targets = list(algorithms) or sorted(
         {SigningAlgorithm(key.alg) for key in keys if key.state == KeyState.CURRENT}
@@ -219,6 +220,7 @@ def generate(
 ) -> SigningKey:
     """Add a published ``next`` key that becomes current only with ``activate``."""
     settle(session, now=now)
+    check_current_keys(session, store=store)  # a wrong passphrase must not write new keys
     return create_key(session, store=store, algorithm=algorithm, state=KeyState.NEXT, now=now)
 
 

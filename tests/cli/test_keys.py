@@ -148,6 +148,7 @@ def test_retiring_or_revoking_the_only_current_key_is_refused(sqlite_cli: Cli) -
     sqlite_cli.refuses(
         "keys",
         "retire",
+        "--",
         rsa_kid,
         message=f"Retiring {rsa_kid} would leave no current RS256 key; run "
         "`idp keys rotate --alg RS256` first.",
@@ -155,10 +156,11 @@ def test_retiring_or_revoking_the_only_current_key_is_refused(sqlite_cli: Cli) -
     sqlite_cli.refuses(
         "keys",
         "revoke",
-        keys["ES256"],
         "--reason",
         "test",
         "--yes",
+        "--",
+        keys["ES256"],
         message=f"Revoking {keys['ES256']} would leave no current ES256 key; run "
         "`idp keys rotate --alg ES256 --publish-ahead 0` first.",
     )
@@ -174,9 +176,10 @@ def test_retiring_or_revoking_the_only_current_key_is_refused(sqlite_cli: Cli) -
     sqlite_cli.refuses(
         "keys",
         "revoke",
-        rsa_kid,
         "--reason",
         "x",
+        "--",
+        rsa_kid,
         message="Revoking a key needs confirmation; add --yes.",
     )
     assert sqlite_cli.snapshot() == before
@@ -186,11 +189,15 @@ def test_generate_activate_revoke_prune_and_export(sqlite_cli: Cli) -> None:
     first = {key["alg"]: key["kid"] for key in sqlite_cli.json("keys", "rotate")}
     generated = sqlite_cli.json("keys", "generate", "--alg", "PS256")[0]
     assert generated["state"] == "next"
-    activated = sqlite_cli.json("keys", "activate", generated["kid"])
+    activated = json.loads(sqlite_cli.ok("keys", "activate", "--json", "--", generated["kid"]))
     assert activated["state"] == "current"
 
     sqlite_cli.json("keys", "rotate", "--alg", "RS256", "--publish-ahead", "0")
-    revoked = sqlite_cli.json("keys", "revoke", first["RS256"], "--reason", "drill", "--yes")
+    revoked = json.loads(
+        sqlite_cli.ok(
+            "keys", "revoke", "--reason", "drill", "--yes", "--json", "--", first["RS256"]
+        )
+    )
     assert revoked["state"] == "revoked"
 
     jwks = json.loads(sqlite_cli.ok("keys", "export-jwks"))
@@ -253,3 +260,26 @@ def test_rotate_refuses_a_keys_folder_it_cannot_create(sqlite_cli: Cli, tmp_path
 
     assert sqlite_cli.snapshot() == before
     assert sqlite_cli.key_rows() == []
+
+
+def test_rotating_with_a_wrong_passphrase_is_refused_and_writes_nothing(sqlite_cli: Cli) -> None:
+    sqlite_cli.json("keys", "rotate")
+    before = sqlite_cli.snapshot()
+    for command in (["keys", "rotate"], ["keys", "generate", "--alg", "PS256"]):
+        result = sqlite_cli.run(*command, env={"IDP_KEY_PASSPHRASE": "not the right passphrase"})
+        assert result.exit_code != 0
+        assert (
+            "cannot be decrypted: the passphrase is wrong or the file is corrupted" in result.stderr
+        )
+        assert sqlite_cli.snapshot() == before
+
+
+def test_a_corrupted_key_file_stops_rotation(sqlite_cli: Cli) -> None:
+    sqlite_cli.json("keys", "rotate")
+    victim = sorted(sqlite_cli.keys_dir.iterdir())[0]
+    victim.write_bytes(victim.read_bytes()[:60] + b"garbage" + victim.read_bytes()[67:])
+    before = sqlite_cli.snapshot()
+    result = sqlite_cli.run("keys", "rotate")
+    assert result.exit_code != 0
+    assert "cannot be decrypted" in result.stderr
+    assert sqlite_cli.snapshot() == before

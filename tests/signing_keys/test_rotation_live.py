@@ -156,7 +156,7 @@ def test_rotation_under_load_with_two_workers(provider: Any) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not any(kid == new["kid"] for _, kid in issued):
             time.sleep(0.2)
-        run(env, "keys", "retire", old_kid, "--json")
+        run(env, "keys", "retire", "--json", "--", old_kid)
         assert run(env, "keys", "prune", "--json") == {"removed": []}  # its tokens are still valid
         time.sleep(1)
     finally:
@@ -175,7 +175,7 @@ def test_rotation_under_load_with_two_workers(provider: Any) -> None:
         == 200
     )
 
-    run(env, "keys", "revoke", old_kid, "--reason", "drill", "--yes", "--json")
+    run(env, "keys", "revoke", "--reason", "drill", "--yes", "--json", "--", old_kid)
     time.sleep(2.5)  # every worker reloads keys within IDP_KEY_REFRESH_SECONDS
     for _ in range(4):  # both workers
         userinfo = httpx.get(
