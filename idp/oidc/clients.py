@@ -292,7 +292,12 @@ def sector_identifier(metadata: ClientMetadata) -> str | None:
 
 
 def new_client_id() -> str:
-    return secrets.token_urlsafe(18)
+    """24 random URL-safe characters that never begin with ``-`` or ``_``, so that an operator
+    can pass the id to a command without it being read as an option."""
+    while True:
+        candidate = secrets.token_urlsafe(18)
+        if candidate[0].isalnum():
+            return candidate
 
 
 def new_client_secret() -> str:

@@ -120,3 +120,11 @@ def test_signed_userinfo_when_the_client_registered_it(
     key = jwt.PyJWKSet.from_dict(app.state.provider.keyring.jwks())[header["kid"]]
     claims = jwt.decode(response.text, key.key, algorithms=["ES256"], audience=rp.client_id)
     assert claims["given_name"] == "María"
+
+
+def test_generated_client_ids_never_look_like_options() -> None:
+    from idp.oidc.clients import new_client_id
+
+    ids = [new_client_id() for _ in range(2000)]
+    assert all(client_id[0].isalnum() for client_id in ids)
+    assert len(set(ids)) == len(ids)
