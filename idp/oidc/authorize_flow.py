@@ -1,0 +1,409 @@
+"""The authorization code flow across the citizen's pages (OIDC Core 3.1.2, RFC 6749 4.1).
+
+Each entry point reads as validate -> decide -> persist -> respond:
+
+- ``start`` (the authorization endpoint): validate the request (``idp.oidc.authorize``), decide
+  whether the citizen must log in (no session, ``prompt=login``/``select_account``, ``max_age``
+  exceeded, ``id_token_hint`` naming someone else) and whether they must consent; park the
+  request (bound to this browser's session) while they do, or issue the code at once.
+- ``resume`` (after the login page): the parked request continues, with a fresh enough login.
+- ``show_consent`` / ``decide_consent``: the consent page and its answer.
+
+Responses always carry ``iss`` (RFC 9207) and go out in the requested response mode: a 303
+redirect with the parameters in the query, or a form_post page (OAuth 2.0 Form Post Response
+Mode) that works without JavaScript, since the Content-Security-Policy forbids scripts.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from starlette.responses import Response
+
+from idp.errors import (
+    AccessDenied,
+    ConsentRequired,
+    InvalidRequest,
+    LoginRequired,
+    ProviderError,
+)
+from idp.oidc import consent as consent_rules
+from idp.oidc import endpoints
+from idp.oidc.authorize import (
+    AuthorizationPageError,
+    AuthorizationRedirect,
+    AuthorizationRequestInvalid,
+    Destination,
+    PendingAuthorization,
+    ValidatedRequest,
+    error_parameters,
+    form_action_source,
+    fresh_login_done,
+    login_is_stale,
+    plausible_client_id,
+    redirect_with,
+    single_valued,
+    success_parameters,
+    validate_request,
+)
+from idp.oidc.clients import redirect_uri_matches
+from idp.oidc.codes import issue_code
+from idp.oidc.issuance import subject_of
+from idp.oidc.jose import TokenInvalid, verify
+from idp.storage import authorization as pending_store
+from idp.storage import citizens as citizen_store
+from idp.storage import clients as client_store
+from idp.storage.models import AuthorizationRequest, Citizen, CitizenStatus, OAuthClient
+from idp.web.browser import Browser
+from idp.web.i18n import LANGUAGE_COOKIE, Translator, negotiate_language
+from idp.web.security_headers import form_post_policy
+
+logger = logging.getLogger("idp.oidc.authorize")
+
+FORCED_LOGIN_PROMPTS = frozenset({"login", "select_account"})
+"""``select_account`` shows the login form: the provider has no account chooser, and logging
+in is how a citizen picks the account."""
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def start(browser: Browser, items: list[tuple[str, str]]) -> Response:
+    """The authorization endpoint (OIDC Core 3.1.2.1, GET or POST)."""
+    params, repeated = single_valued(items)
+    client = _client(browser, plausible_client_id(params.get("client_id")))
+    now = browser.context.clock()
+    try:
+        request = validate_request(params, repeated, client)
+        assert client is not None
+        hinted_subject = _hinted_subject(browser, request, client)
+        citizen = _signed_in_citizen(browser)
+        if _must_log_in(browser, request, client, citizen, hinted_subject, now):
+            if "none" in request.prompt:
+                raise _refuse(request, client, LoginRequired("The citizen must log in."))
+            pending = PendingAuthorization(request=request, login_required=True, requested_at=now)
+            row = _park(browser, pending, now=now)
+            return browser.redirect(_login_url(row, request))
+        assert citizen is not None
+        return _consent_or_issue(browser, request, client, citizen, pending_row=None, now=now)
+    except AuthorizationRedirect as redirect:
+        return _respond_with_error(browser, redirect)
+
+
+def resume(browser: Browser, request_id: str) -> Response:
+    """After the login page (``endpoints.AUTHORIZE_CONTINUE``): the parked request goes on if
+    the login is fresh enough, else the login form is shown again."""
+    now = browser.context.clock()
+    row, pending, client = _load_pending(browser, request_id, now=now)
+    citizen = _signed_in_citizen(browser)
+    if citizen is None or not _login_fresh(browser, pending):
+        return browser.redirect(_login_url(row, pending.request))
+    try:
+        return _consent_or_issue(
+            browser, pending.request, client, citizen, pending_row=row, now=now
+        )
+    except AuthorizationRedirect as redirect:
+        pending_store.delete_request(browser.db, request=row)
+        return _respond_with_error(browser, redirect)
+
+
+def show_consent(browser: Browser, request_id: str) -> Response:
+    """The consent page: which service receives which information, scope by scope."""
+    now = browser.context.clock()
+    row, pending, client = _load_pending(browser, request_id, now=now)
+    if _signed_in_citizen(browser) is None or not _login_fresh(browser, pending):
+        return browser.redirect(_login_url(row, pending.request))
+    translate = Translator(browser.language)
+    items = consent_rules.page_items(pending.request)
+    return browser.render(
+        "consent.html",
+        action=endpoints.CONSENT,
+        request_id=row.id,
+        client_name=client.client_name,
+        scope_lines=[translate(f"consent.scope.{scope}") for scope in items.scopes],
+        claim_lines=[
+            *(translate(f"consent.claim.{name}") for name in items.described_claims),
+            *(translate("consent.claim.other", name=name) for name in items.other_claims),
+        ],
+    )
+
+
+def decide_consent(
+    browser: Browser, *, csrf_token: str, request_id: str, decision: str
+) -> Response:
+    """The answer of the consent page (``decision=allow|deny``): deny -> access_denied to the
+    client (RFC 6749 4.1.2.1); allow -> remember the consent and issue the code."""
+    browser.check_csrf(csrf_token)
+    now = browser.context.clock()
+    row, pending, client = _load_pending(browser, request_id, now=now)
+    citizen = _signed_in_citizen(browser)
+    if citizen is None or not _login_fresh(browser, pending):
+        return browser.redirect(_login_url(row, pending.request))
+    if decision not in consent_rules.DECISIONS:
+        raise AuthorizationPageError("Choose to allow or to deny.")
+    request = pending.request
+    pending_store.delete_request(browser.db, request=row)
+    if decision == consent_rules.DENY:
+        denied = AccessDenied("The citizen did not allow the request.")
+        return _respond_with_error(browser, _refuse(request, client, denied))
+    wanted = consent_rules.requested_consent(request)
+    pending_store.record_consent(
+        browser.db,
+        citizen_id=citizen.id,
+        client_id=client.client_id,
+        scopes=sorted(wanted.scopes),
+        claims=sorted(wanted.claims),
+        now=now,
+    )
+    return _issue(browser, request, client, citizen, now=now)
+
+
+# --- decide -----------------------------------------------------------------------------------
+
+
+def _client(browser: Browser, client_id: str | None) -> OAuthClient | None:
+    if client_id is None:
+        return None
+    return client_store.get_client(browser.db, client_id=client_id)
+
+
+def _refuse(
+    request: ValidatedRequest, client: OAuthClient, error: ProviderError
+) -> AuthorizationRedirect:
+    return AuthorizationRedirect(error, destination=request.destination(client.client_name))
+
+
+def _signed_in_citizen(browser: Browser) -> Citizen | None:
+    """The citizen of this browser's session, if the account is still active."""
+    session = browser.session
+    if session is None or session.citizen_id is None:
+        return None
+    citizen = citizen_store.get_by_id(browser.db, citizen_id=session.citizen_id)
+    if citizen is None or citizen.status != CitizenStatus.ACTIVE:
+        return None
+    return citizen
+
+
+def _hinted_subject(browser: Browser, request: ValidatedRequest, client: OAuthClient) -> str | None:
+    """OIDC Core 3.1.2.1 ``id_token_hint``: an ID token we issued to this client (an expired
+    one is fine, it only names the citizen); anything else is an invalid_request."""
+    if request.id_token_hint is None:
+        return None
+    settings = browser.context.settings
+    try:
+        token = verify(
+            request.id_token_hint,
+            keyring=browser.context.keyring,
+            typ="JWT",
+            issuer=settings.issuer,
+            audience=None,
+            leeway=settings.clock_skew_seconds,
+            verify_exp=False,
+        )
+    except TokenInvalid as exc:
+        invalid = InvalidRequest("The id_token_hint is not valid.", debug=str(exc))
+        raise _refuse(request, client, invalid) from None
+    audience = token.claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    subject = token.claims.get("sub")
+    if request.client_id not in audiences or not isinstance(subject, str):
+        invalid = InvalidRequest("The id_token_hint was not issued to this client.")
+        raise _refuse(request, client, invalid)
+    return subject
+
+
+def _must_log_in(
+    browser: Browser,
+    request: ValidatedRequest,
+    client: OAuthClient,
+    citizen: Citizen | None,
+    hinted_subject: str | None,
+    now: datetime,
+) -> bool:
+    """OIDC Core 3.1.2.3: authenticate when there is no session, when ``prompt`` asks for it,
+    when the login is older than ``max_age``, or when ``id_token_hint`` names another
+    citizen than the one signed in."""
+    if citizen is None or browser.session is None:
+        return True
+    if FORCED_LOGIN_PROMPTS.intersection(request.prompt):
+        return True
+    if hinted_subject is not None and hinted_subject != subject_of(
+        citizen, client, browser.context.settings
+    ):
+        return True
+    return login_is_stale(
+        authenticated_at=browser.session.authenticated_at, max_age=request.max_age, now=now
+    )
+
+
+def _login_fresh(browser: Browser, pending: PendingAuthorization) -> bool:
+    session = browser.session
+    return fresh_login_done(
+        authenticated_at=session.authenticated_at if session else None, pending=pending
+    )
+
+
+def _consent_or_issue(
+    browser: Browser,
+    request: ValidatedRequest,
+    client: OAuthClient,
+    citizen: Citizen,
+    *,
+    pending_row: AuthorizationRequest | None,
+    now: datetime,
+) -> Response:
+    """OIDC Core 3.1.2.4: ask for consent when needed (``prompt=none`` -> consent_required),
+    else issue the code."""
+    stored = pending_store.find_consent(
+        browser.db, citizen_id=citizen.id, client_id=client.client_id
+    )
+    remembered = consent_rules.remembered_consent(stored)
+    if consent_rules.consent_needed(prompt=request.prompt, remembered=remembered, request=request):
+        if "none" in request.prompt:
+            raise _refuse(request, client, ConsentRequired("The citizen has not consented."))
+        row = pending_row or _park(
+            browser,
+            PendingAuthorization(request=request, login_required=False, requested_at=now),
+            now=now,
+        )
+        return browser.redirect(_consent_url(row, request))
+    if pending_row is not None:
+        pending_store.delete_request(browser.db, request=pending_row)
+    return _issue(browser, request, client, citizen, now=now)
+
+
+# --- persist ----------------------------------------------------------------------------------
+
+
+def _park(
+    browser: Browser, pending: PendingAuthorization, *, now: datetime
+) -> AuthorizationRequest:
+    """Store the validated request while the citizen logs in or consents, bound to this
+    browser's session so that its id is useless in another browser."""
+    ttl = timedelta(seconds=browser.context.settings.authorization_request_ttl_seconds)
+    pending_store.delete_expired_requests(browser.db, now=now)
+    row = AuthorizationRequest(
+        id=secrets.token_urlsafe(32),
+        browser_session_id=browser.ensure_session().id,
+        client_id=pending.request.client_id,
+        parameters=pending.to_json(),
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    pending_store.add_request(browser.db, request=row)
+    return row
+
+
+def _load_pending(
+    browser: Browser, request_id: str, *, now: datetime
+) -> tuple[AuthorizationRequest, PendingAuthorization, OAuthClient]:
+    """The parked request of this browser, unexpired, for a client that still accepts its
+    redirect URI; anything else is a page (``AuthorizationRequestInvalid``)."""
+    row = pending_store.get_request(browser.db, request_id=request_id)
+    session = browser.session
+    if row is None or session is None or row.browser_session_id != session.id:
+        raise AuthorizationRequestInvalid(debug="unknown request id or another browser's")
+    if row.expires_at <= now:
+        raise AuthorizationRequestInvalid(debug="the pending request expired")
+    try:
+        pending = PendingAuthorization.from_json(row.parameters)
+    except ValueError as exc:
+        raise AuthorizationRequestInvalid(debug=str(exc)) from None
+    client = client_store.get_client(browser.db, client_id=row.client_id)
+    if client is None or not redirect_uri_matches(
+        client.redirect_uris, pending.request.redirect_uri, client.application_type
+    ):
+        raise AuthorizationRequestInvalid(debug="the client or its redirect URI is gone")
+    _use_requested_language(browser, pending.request)
+    return row, pending, client
+
+
+def _issue(
+    browser: Browser,
+    request: ValidatedRequest,
+    client: OAuthClient,
+    citizen: Citizen,
+    *,
+    now: datetime,
+) -> Response:
+    """RFC 6749 4.1.2: a grant and its single-use code (``idp.oidc.codes``), answered to the
+    client with ``state`` and ``iss``."""
+    settings = browser.context.settings
+    session = browser.session
+    assert session is not None
+    code = issue_code(
+        browser.db,
+        request=request,
+        browser_session=session,
+        citizen_id=citizen.id,
+        scopes=request.scopes,
+        now=now,
+        code_ttl=timedelta(seconds=settings.authorization_code_ttl_seconds),
+        grant_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    parameters = success_parameters(code=code, state=request.state, issuer=settings.issuer)
+    return _respond(browser, request.destination(client.client_name), parameters)
+
+
+# --- respond ----------------------------------------------------------------------------------
+
+
+def _respond(browser: Browser, destination: Destination, parameters: dict[str, str]) -> Response:
+    """``query``: 303 to the redirect URI with the parameters appended to its own query.
+    ``form_post``: a page whose visible form posts the parameters to the redirect URI, with a
+    Content-Security-Policy whose ``form-action`` allows exactly that origin."""
+    if destination.response_mode != "form_post":
+        return browser.redirect(redirect_with(destination.redirect_uri, parameters))
+    response = browser.render(
+        "form_post.html",
+        with_csrf=False,
+        action=destination.redirect_uri,
+        fields=parameters,
+        client_name=destination.client_name,
+    )
+    response.headers["content-security-policy"] = form_post_policy(
+        form_action_source(destination.redirect_uri)
+    )
+    return response
+
+
+def _respond_with_error(browser: Browser, redirect: AuthorizationRedirect) -> Response:
+    destination = redirect.destination
+    if redirect.error.debug:
+        logger.info("%s: %s", redirect.error.error, redirect.error.debug)
+    parameters = error_parameters(
+        redirect.error, state=destination.state, issuer=browser.context.settings.issuer
+    )
+    return _respond(browser, destination, parameters)
+
+
+def _login_url(row: AuthorizationRequest, request: ValidatedRequest) -> str:
+    query = {"request_id": row.id}
+    if request.ui_locales:
+        query["ui_locales"] = request.ui_locales
+    if request.login_hint:
+        query["login_hint"] = request.login_hint
+    return f"/login?{urlencode(query)}"
+
+
+def _consent_url(row: AuthorizationRequest, request: ValidatedRequest) -> str:
+    query = {"request_id": row.id}
+    if request.ui_locales:
+        query["ui_locales"] = request.ui_locales
+    return f"{endpoints.CONSENT}?{urlencode(query)}"
+
+
+def _use_requested_language(browser: Browser, request: ValidatedRequest) -> None:
+    """OIDC Core 3.1.2.1 ``ui_locales`` keeps applying on the later pages of the flow, unless
+    the citizen picked a language with the switcher on this very page."""
+    if not request.ui_locales or "lang" in browser.request.query_params:
+        return
+    browser.language = negotiate_language(
+        ui_locales=request.ui_locales,
+        chosen=browser.request.cookies.get(LANGUAGE_COOKIE),
+        accept_language=browser.request.headers.get("accept-language"),
+        default=browser.context.settings.default_language,
+    )
