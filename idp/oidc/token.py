@@ -1,9 +1,16 @@
-"""Token endpoint grants: RFC 6749 4.1.3 (authorization code, with RFC 7636 PKCE), 6 (refresh,
-rotated per RFC 9700 4.14.2) and 4.4 (client credentials); OIDC Core 3.1.3 and 12.
+"""Token endpoint rules: RFC 6749 3.2, 4.1.3, 4.4, 5 and 6; RFC 7636 4.6; OIDC Core 3.1.3 and
+12; RFC 9700 2.1.1 and 4.14.2.
 
-Each grant reads as checks -> atomic consumption -> issuance. Codes and refresh tokens are
-consumed with one conditional UPDATE, so of parallel requests exactly one wins; a second use
-of a code or of a rotated refresh token revokes the whole grant (every token issued from it).
+The endpoint is an ordered list of named steps (``idp.oidc.routers.token``): no-store headers,
+``parse_token_form``, client authentication, ``requested_grant_type``, then one grant handler
+from ``GRANT_HANDLERS``. Each handler reads as checks -> atomic consumption -> issuance -> the
+token response (RFC 6749 5.1). Checks come first, so a refused request changes nothing; the
+one exception is on purpose: a second use of a code or of a rotated refresh token revokes the
+whole grant (every token issued from it), and that revocation is committed although the
+request fails. Codes and refresh tokens are consumed with one conditional UPDATE, so of
+parallel requests exactly one wins.
+
+No web framework here: the router hands in the parsed form, the session and the context.
 """
 
 from __future__ import annotations
@@ -13,19 +20,27 @@ import hashlib
 import hmac
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn, Protocol
+from urllib.parse import parse_qsl
 
 from sqlalchemy.orm import Session
 
 from idp.config import Settings
-from idp.errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
+from idp.errors import (
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
 from idp.oidc import issuance
 from idp.oidc.clients import GrantType
-from idp.oidc.tokens import new_opaque_token, token_hash
+from idp.oidc.tokens import token_hash
 from idp.signing_keys.keyring import KeyRing
-from idp.storage import citizens as citizen_store
-from idp.storage import grants
+from idp.storage import grants, token_grants
 from idp.storage.models import (
+    AuthorizationCode,
+    Citizen,
     CitizenStatus,
     ClientAuthMethod,
     Grant,
@@ -33,52 +48,134 @@ from idp.storage.models import (
     RefreshToken,
 )
 
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+MAX_BODY_BYTES = 64 * 1024
+"""Generous for a private_key_jwt assertion with a certificate chain; small enough that a
+client cannot make us parse megabytes."""
+MAX_PARAMETERS = 32
 CODE_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+"""RFC 7636 4.1: 43 to 128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"."""
+KNOWN_PARAMETERS = frozenset(
+    {
+        "grant_type",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
+        "scope",
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+        "token",
+        "token_type_hint",
+    }
+)
+FORBIDDEN_CLIENT_CREDENTIALS_SCOPES = frozenset({issuance.OPENID, issuance.OFFLINE_ACCESS})
 
 
-def pkce_matches(verifier: str, challenge: str) -> bool:
-    """RFC 7636 4.6: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-    return hmac.compare_digest(computed, challenge)
+# --- the request ---
 
 
-def _require(form: dict[str, str], name: str) -> str:
+def check_form_content_type(content_type: str | None) -> None:
+    """RFC 6749 3.2: the body is ``application/x-www-form-urlencoded``, nothing else."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != FORM_CONTENT_TYPE:
+        raise InvalidRequest("The body must be application/x-www-form-urlencoded.")
+
+
+def parse_token_form(content_type: str | None, body: bytes) -> dict[str, str]:
+    """The parameters of the body, each at most once (RFC 6749 3.2); parameters sent without a
+    value are treated as omitted (RFC 6749 3.1)."""
+    check_form_content_type(content_type)
+    try:
+        pairs = parse_qsl(
+            body.decode("ascii"),
+            keep_blank_values=True,
+            max_num_fields=MAX_PARAMETERS,
+            encoding="utf-8",
+            errors="strict",
+        )
+    except ValueError:  # too many fields, non-ASCII body, percent-encoded bytes not UTF-8
+        raise InvalidRequest(
+            f"The body is not a valid form of at most {MAX_PARAMETERS} parameters."
+        ) from None
+    form: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in pairs:
+        if name in seen:
+            named = f"The parameter {name}" if name in KNOWN_PARAMETERS else "A parameter"
+            raise InvalidRequest(f"{named} must not be repeated.")
+        seen.add(name)
+        if value:
+            form[name] = value
+    return form
+
+
+def required(form: dict[str, str], name: str) -> str:
+    """A parameter the request must carry (``invalid_request`` without it, RFC 6749 5.2)."""
     value = form.get(name)
-    if not value:
+    if value is None:
         raise InvalidRequest(f"The {name} parameter is missing.")
     return value
 
 
-def _active_citizen(session: Session, grant: Grant) -> Any:
-    citizen = citizen_store.get_by_id(session, citizen_id=grant.citizen_id)
-    if citizen is None or citizen.status != CitizenStatus.ACTIVE:
-        raise InvalidGrant("The account of this grant is no longer active.")
-    return citizen
+def requested_grant_type(form: dict[str, str], client: OAuthClient) -> GrantType:
+    """RFC 6749 5.2: ``grant_type`` is required, one we support (``unsupported_grant_type``),
+    and one the client registered (``unauthorized_client``)."""
+    value = required(form, "grant_type")
+    try:
+        grant_type = GrantType(value)
+    except ValueError:
+        raise UnsupportedGrantType("The grant_type is not supported.") from None
+    if grant_type not in client.grant_types:
+        raise UnauthorizedClient("This client is not registered for this grant_type.")
+    return grant_type
 
 
-def _issues_refresh_token(client: OAuthClient, scopes: list[str]) -> bool:
-    """OIDC Core 11 for offline_access; confidential clients registered for refresh_token."""
-    if "offline_access" in scopes:
-        return True
-    return (
-        client.token_endpoint_auth_method != ClientAuthMethod.NONE
-        and GrantType.REFRESH_TOKEN in client.grant_types
-    )
+def scope_tokens(scope: str) -> list[str]:
+    """RFC 6749 3.3: space-delimited, order irrelevant; duplicates collapse."""
+    return list(dict.fromkeys(part for part in scope.split(" ") if part))
 
 
-def _token_response(
-    session: Session,
+# --- shared by the grants ---
+
+
+def refuse_after_revoking(session: Session, *, grant_id: str, now: datetime, why: str) -> NoReturn:
+    """RFC 6749 4.1.2 and RFC 9700 4.14.2: a replayed code or refresh token means it leaked, so
+    every token of its grant dies. The revocation is committed here because the request itself
+    fails (and the failure would otherwise roll it back)."""
+    grants.revoke_grant(session, grant_id=grant_id, now=now)
+    session.commit()
+    raise InvalidGrant(why)
+
+
+def active_grant(session: Session, *, grant_id: str, now: datetime) -> tuple[Grant, Citizen]:
+    """The grant, unrevoked and unexpired, of a citizen whose account is still active."""
+    found = token_grants.grant_with_citizen(session, grant_id=grant_id)
+    if found is None:
+        raise InvalidGrant("The grant is no longer valid.")
+    grant, citizen = found
+    if grant.revoked_at is not None or grant.expires_at <= now:
+        raise InvalidGrant("The grant has expired or was revoked.")
+    if citizen.status != CitizenStatus.ACTIVE:
+        raise InvalidGrant("The account of this grant is not active.")
+    return grant, citizen
+
+
+def grant_token_response(
     *,
     keyring: KeyRing,
     settings: Settings,
     client: OAuthClient,
     grant: Grant,
+    citizen: Citizen,
     scope: str,
     nonce: str | None,
     now: datetime,
 ) -> dict[str, Any]:
-    citizen = _active_citizen(session, grant)
+    """RFC 6749 5.1 / OIDC Core 3.1.3.3: an access token, and an ID token when ``openid`` is in
+    the scope. The refresh token, if any, is the caller's business (it is stored)."""
     subject = issuance.subject_of(citizen, client, settings)
     access = issuance.access_token(
         keyring=keyring,
@@ -95,8 +192,7 @@ def _token_response(
         "expires_in": access.expires_in,
         "scope": scope,
     }
-    scopes = scope.split()
-    if "openid" in scopes:
+    if issuance.OPENID in scope_tokens(scope):
         body["id_token"] = issuance.id_token(
             keyring=keyring,
             settings=settings,
@@ -108,21 +204,79 @@ def _token_response(
             nonce=nonce,
             now=now,
         )
-    if _issues_refresh_token(client, scopes) and GrantType.REFRESH_TOKEN in client.grant_types:
-        refresh = new_opaque_token()
-        grants.add_refresh_token(
-            session,
-            token=RefreshToken(
-                token_hash=token_hash(refresh),
-                grant_id=grant.id,
-                client_id=client.client_id,
-                scope=scope,
-                created_at=now,
-                expires_at=grant.expires_at,
-            ),
-        )
-        body["refresh_token"] = refresh
     return body
+
+
+def store_refresh_token(
+    session: Session, *, grant: Grant, client: OAuthClient, scope: str, now: datetime
+) -> str:
+    value, row = issuance.refresh_token(
+        grant=grant, client_id=client.client_id, scope=scope, now=now
+    )
+    grants.add_refresh_token(session, token=row)
+    return value
+
+
+# --- authorization_code (RFC 6749 4.1.3, RFC 7636 4.6, OIDC Core 3.1.3.2) ---
+
+
+def pkce_matches(verifier: str, challenge: str) -> bool:
+    """RFC 7636 4.6: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return hmac.compare_digest(computed, challenge)
+
+
+def redeem_code(session: Session, *, code: str, now: datetime) -> AuthorizationCode:
+    """Consume the code atomically; a second use revokes its grant (RFC 6749 4.1.2)."""
+    redemption = grants.consume_authorization_code(session, code_hash=token_hash(code), now=now)
+    stored = redemption.code
+    if stored is None:
+        raise InvalidGrant("The authorization code is invalid.")
+    if not redemption.first_use:
+        refuse_after_revoking(
+            session,
+            grant_id=stored.grant_id,
+            now=now,
+            why="The authorization code was already used; its tokens are revoked.",
+        )
+    return stored
+
+
+def check_code_client(stored: AuthorizationCode, client: OAuthClient) -> None:
+    """RFC 6749 4.1.3: the code was issued to the authenticated client."""
+    if stored.client_id != client.client_id:
+        raise InvalidGrant("The authorization code was issued to another client.")
+
+
+def check_code_unexpired(stored: AuthorizationCode, now: datetime) -> None:
+    """RFC 6749 4.1.2: codes are short-lived (here at most 60 s)."""
+    if stored.expires_at <= now:
+        raise InvalidGrant("The authorization code has expired.")
+
+
+def check_code_redirect_uri(stored: AuthorizationCode, redirect_uri: str) -> None:
+    """RFC 6749 4.1.3: identical to the redirect_uri of the authorization request."""
+    if redirect_uri != stored.redirect_uri:
+        raise InvalidGrant("The redirect_uri does not match the authorization request.")
+
+
+def check_pkce(stored: AuthorizationCode, verifier: str | None, client: OAuthClient) -> None:
+    """RFC 7636 4.6, and RFC 9700 2.1.1: a code_verifier for a code issued without a
+    code_challenge is refused (PKCE downgrade), and public clients always need PKCE."""
+    challenge = stored.code_challenge
+    if not challenge:
+        if verifier is not None:
+            raise InvalidGrant("A code_verifier was sent for a code issued without PKCE.")
+        if client.token_endpoint_auth_method == ClientAuthMethod.NONE:
+            raise InvalidGrant("Public clients must use PKCE.")
+        return
+    if verifier is None:
+        raise InvalidGrant("The code_verifier is missing (PKCE).")
+    if not CODE_VERIFIER.fullmatch(verifier):
+        raise InvalidGrant("The code_verifier must be 43 to 128 unreserved characters.")
+    if not pkce_matches(verifier, challenge):
+        raise InvalidGrant("The code_verifier does not match the code_challenge.")
 
 
 def authorization_code_grant(
@@ -134,40 +288,77 @@ def authorization_code_grant(
     settings: Settings,
     now: datetime,
 ) -> dict[str, Any]:
-    code = _require(form, "code")
-    redirect_uri = _require(form, "redirect_uri")
+    code = required(form, "code")
+    redirect_uri = required(form, "redirect_uri")
     verifier = form.get("code_verifier")
-    redemption = grants.consume_authorization_code(session, code_hash=token_hash(code), now=now)
-    stored = redemption.code
-    if stored is None:
-        raise InvalidGrant("The authorization code is invalid.")
-    if not redemption.first_use:
-        grants.revoke_grant(session, grant_id=stored.grant_id, now=now)
-        session.commit()  # the revocation must stand although the request fails
-        raise InvalidGrant("The authorization code was already used; its tokens are revoked.")
-    if stored.client_id != client.client_id:
-        raise InvalidGrant("The authorization code was issued to another client.")
-    if stored.expires_at <= now:
-        raise InvalidGrant("The authorization code has expired.")
-    if stored.redirect_uri != redirect_uri:
-        raise InvalidGrant("The redirect_uri does not match the authorization request.")
-    if not verifier or not CODE_VERIFIER.fullmatch(verifier):
-        raise InvalidGrant("A valid code_verifier is required (PKCE).")
-    if not pkce_matches(verifier, stored.code_challenge):
-        raise InvalidGrant("The code_verifier does not match the code_challenge.")
-    grant = grants.get_grant(session, grant_id=stored.grant_id)
-    if grant is None or grant.revoked_at is not None or grant.expires_at <= now:
-        raise InvalidGrant("The grant of this code is no longer valid.")
-    return _token_response(
-        session,
+    stored = redeem_code(session, code=code, now=now)
+    check_code_client(stored, client)
+    check_code_unexpired(stored, now)
+    check_code_redirect_uri(stored, redirect_uri)
+    check_pkce(stored, verifier, client)
+    grant, citizen = active_grant(session, grant_id=stored.grant_id, now=now)
+    body = grant_token_response(
         keyring=keyring,
         settings=settings,
         client=client,
         grant=grant,
+        citizen=citizen,
         scope=grant.scope,
         nonce=stored.nonce,
         now=now,
     )
+    if issuance.issues_refresh_token(client, scope_tokens(grant.scope)):
+        body["refresh_token"] = store_refresh_token(
+            session, grant=grant, client=client, scope=grant.scope, now=now
+        )
+    return body
+
+
+# --- refresh_token (RFC 6749 6, RFC 9700 4.14.2, OIDC Core 12) ---
+
+
+def presented_refresh_token(
+    session: Session, *, value: str, client: OAuthClient, now: datetime
+) -> RefreshToken:
+    """The stored refresh token, if it is this client's: a token of another client is
+    ``invalid_grant`` and stays untouched (RFC 6749 6). A rotated one presented again by its
+    client was replayed: the grant is revoked (RFC 9700 4.14.2)."""
+    stored = grants.find_refresh_token(session, token_hash=token_hash(value))
+    if stored is None or stored.client_id != client.client_id:
+        raise InvalidGrant("The refresh token is invalid.")
+    if stored.rotated_at is not None:
+        refuse_after_revoking(
+            session,
+            grant_id=stored.grant_id,
+            now=now,
+            why="The refresh token was already used; the grant is revoked.",
+        )
+    if stored.expires_at <= now:
+        raise InvalidGrant("The refresh token has expired.")
+    return stored
+
+
+def narrowed_scope(granted: str, requested: str | None) -> str:
+    """RFC 6749 6: the scope may be narrowed, never widened (``invalid_scope``)."""
+    if requested is None:
+        return granted
+    wanted = scope_tokens(requested)
+    if not wanted:
+        return granted
+    if not set(wanted) <= set(scope_tokens(granted)):
+        raise InvalidScope("A refresh cannot widen the scope of the grant.")
+    return " ".join(wanted)
+
+
+def rotate(session: Session, stored: RefreshToken, *, now: datetime) -> None:
+    """Mark the token used; the loser of a race for it is treated as a replay."""
+    if not grants.rotate_refresh_token(session, token_hash=stored.token_hash, now=now):
+        refuse_after_revoking(
+            session,
+            grant_id=stored.grant_id,
+            now=now,
+            why="The refresh token was already used; the grant is revoked.",
+        )
 
 
 def refresh_token_grant(
@@ -179,38 +370,46 @@ def refresh_token_grant(
     settings: Settings,
     now: datetime,
 ) -> dict[str, Any]:
-    presented = token_hash(_require(form, "refresh_token"))
-    stored = grants.find_refresh_token(session, token_hash=presented)
-    if stored is None or stored.client_id != client.client_id:
-        raise InvalidGrant("The refresh token is invalid.")
-    if not grants.rotate_refresh_token(session, token_hash=presented, now=now):
-        grants.revoke_grant(session, grant_id=stored.grant_id, now=now)
-        session.commit()  # reuse of a rotated token revokes the family, even though we refuse
-        raise InvalidGrant("The refresh token was already used; the grant is revoked.")
-    grant = grants.get_grant(session, grant_id=stored.grant_id)
-    if (
-        grant is None
-        or grant.revoked_at is not None
-        or stored.expires_at <= now
-        or grant.expires_at <= now
-    ):
-        raise InvalidGrant("The refresh token has expired or was revoked.")
-    scope = stored.scope
-    if form.get("scope"):
-        requested = form["scope"].split()
-        if not set(requested) <= set(scope.split()):
-            raise InvalidScope("A refresh cannot widen the scope of the grant.")
-        scope = " ".join(dict.fromkeys(requested))
-    return _token_response(
-        session,
+    stored = presented_refresh_token(
+        session, value=required(form, "refresh_token"), client=client, now=now
+    )
+    scope = narrowed_scope(stored.scope, form.get("scope"))
+    grant, citizen = active_grant(session, grant_id=stored.grant_id, now=now)
+    rotate(session, stored, now=now)
+    body = grant_token_response(
         keyring=keyring,
         settings=settings,
         client=client,
         grant=grant,
+        citizen=citizen,
         scope=scope,
-        nonce=None,
+        nonce=None,  # OIDC Core 12.2
         now=now,
     )
+    body["refresh_token"] = store_refresh_token(
+        session, grant=grant, client=client, scope=stored.scope, now=now
+    )
+    return body
+
+
+# --- client_credentials (RFC 6749 4.4) ---
+
+
+def check_confidential(client: OAuthClient) -> None:
+    """RFC 6749 4.4: only confidential clients."""
+    if client.token_endpoint_auth_method == ClientAuthMethod.NONE:
+        raise UnauthorizedClient("Public clients cannot use the client_credentials grant.")
+
+
+def client_credentials_scope(requested: str | None, registered: list[str]) -> str:
+    """A subset of the client's registered scopes; never ``openid`` or ``offline_access``,
+    which need a citizen."""
+    wanted = scope_tokens(requested) if requested else []
+    if FORBIDDEN_CLIENT_CREDENTIALS_SCOPES.intersection(wanted):
+        raise InvalidScope("openid and offline_access are not for the client_credentials grant.")
+    if not set(wanted) <= set(registered):
+        raise InvalidScope("A requested scope is not registered for this client.")
+    return " ".join(wanted)
 
 
 def client_credentials_grant(
@@ -222,14 +421,8 @@ def client_credentials_grant(
     settings: Settings,
     now: datetime,
 ) -> dict[str, Any]:
-    if client.token_endpoint_auth_method == ClientAuthMethod.NONE:
-        raise UnauthorizedClient("Public clients cannot use client_credentials.")
-    requested = form.get("scope", "").split()
-    if "openid" in requested or "offline_access" in requested:
-        raise InvalidScope("openid and offline_access need a citizen; not for client_credentials.")
-    if not set(requested) <= set(client.scopes):
-        raise InvalidScope("A requested scope is not registered for this client.")
-    scope = " ".join(dict.fromkeys(requested))
+    check_confidential(client)
+    scope = client_credentials_scope(form.get("scope"), client.scopes)
     access = issuance.access_token(
         keyring=keyring,
         settings=settings,
@@ -238,16 +431,33 @@ def client_credentials_grant(
         scope=scope,
         now=now,
     )
-    return {
+    body: dict[str, Any] = {
         "access_token": access.token,
         "token_type": "Bearer",
         "expires_in": access.expires_in,
-        "scope": scope,
     }
+    if scope:
+        body["scope"] = scope
+    return body
 
 
-GRANT_HANDLERS = {
-    GrantType.AUTHORIZATION_CODE.value: authorization_code_grant,
-    GrantType.REFRESH_TOKEN.value: refresh_token_grant,
-    GrantType.CLIENT_CREDENTIALS.value: client_credentials_grant,
+class GrantHandler(Protocol):
+    """A grant type's handler: checks, consumes and issues, or raises a ``ProviderError``."""
+
+    def __call__(
+        self,
+        session: Session,
+        *,
+        form: dict[str, str],
+        client: OAuthClient,
+        keyring: KeyRing,
+        settings: Settings,
+        now: datetime,
+    ) -> dict[str, Any]: ...
+
+
+GRANT_HANDLERS: dict[GrantType, GrantHandler] = {
+    GrantType.AUTHORIZATION_CODE: authorization_code_grant,
+    GrantType.REFRESH_TOKEN: refresh_token_grant,
+    GrantType.CLIENT_CREDENTIALS: client_credentials_grant,
 }

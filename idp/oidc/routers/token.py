@@ -1,65 +1,110 @@
-"""Token endpoint (RFC 6749 3.2): no-store -> parse form -> authenticate client -> check the
-grant type -> run the grant."""
+"""Token endpoint (RFC 6749 3.2), as node's oidc-provider lays it out: an ordered list of steps.
+
+1. ``no-store``: every response, errors included, carries ``Cache-Control: no-store`` and
+   ``Pragma: no-cache`` (RFC 6749 5.1; ``idp.web.error_pages`` adds them to errors).
+2. ``token_form``: the body, ``application/x-www-form-urlencoded`` only, at most 64 KiB and
+   32 parameters, none repeated.
+3. ``authenticated_client``: the registered authentication method (OIDC Core 9).
+4. ``requested_grant_type``: supported and registered for the client.
+5. the grant handler (``idp.oidc.token.GRANT_HANDLERS``), then the JSON token response.
+
+The route is synchronous (the database is), so it runs in the thread pool; the body is read on
+the event loop before that.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from idp.config import Settings
+from idp.context import ProviderContext
 from idp.dependencies import ContextDep, DbDep
-from idp.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from idp.errors import InvalidClient, RequestTooLarge
 from idp.oidc import endpoints
 from idp.oidc.client_assertion import ClientAssertionVerifier
-from idp.oidc.client_auth import authenticate_client, presented_credentials
-from idp.oidc.token import GRANT_HANDLERS
+from idp.oidc.client_auth import (
+    AssertionVerifier,
+    PresentedCredentials,
+    authenticate_client,
+    presented_credentials,
+)
+from idp.oidc.token import (
+    GRANT_HANDLERS,
+    MAX_BODY_BYTES,
+    parse_token_form,
+    requested_grant_type,
+)
+from idp.storage.models import ClientAuthMethod, OAuthClient
 
 router = APIRouter()
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
-MAX_FORM_FIELDS = 50
+
+
+async def limited_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 beyond ``limit`` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise RequestTooLarge()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise RequestTooLarge()
+    return bytes(body)
 
 
 async def token_form(request: Request) -> dict[str, str]:
-    """The x-www-form-urlencoded body, each parameter once (RFC 6749 3.2)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise InvalidRequest("The body must be application/x-www-form-urlencoded.")
-    form = await request.form(max_fields=MAX_FORM_FIELDS)
-    values: dict[str, str] = {}
-    for name, value in form.multi_items():
-        if name in values or not isinstance(value, str):
-            raise InvalidRequest(f"The parameter {name} must be sent once.")
-        values[name] = value
-    return values
+    """Steps 1-2 (also used by introspection and revocation, RFC 7662 2.1 and RFC 7009 2.1)."""
+    body = await limited_body(request, MAX_BODY_BYTES)
+    return parse_token_form(request.headers.get("content-type"), body)
 
 
 FormDep = Annotated[dict[str, str], Depends(token_form)]
 
 
-@router.post(endpoints.TOKEN)
-def token(request: Request, form: FormDep, db: DbDep, context: ContextDep) -> JSONResponse:
-    settings = context.settings
-    now = context.clock()
+def _no_assertion(session: Session, credentials: PresentedCredentials, now: datetime) -> str:
+    """Never called: only private_key_jwt credentials reach an assertion verifier."""
+    raise InvalidClient(debug="no client assertion was presented")
+
+
+def assertion_verifier(settings: Settings, method: ClientAuthMethod) -> AssertionVerifier:
+    """RFC 7523 3: the assertion's audience is the token endpoint (or the issuer, which RP
+    libraries also use). Built only for private_key_jwt requests."""
+    if method is not ClientAuthMethod.PRIVATE_KEY_JWT:
+        return _no_assertion
+    return ClientAssertionVerifier(
+        settings, audiences=[settings.issuer, endpoints.absolute(settings.issuer, endpoints.TOKEN)]
+    )
+
+
+def authenticated_client(
+    request: Request, form: dict[str, str], db: Session, context: ProviderContext, now: datetime
+) -> OAuthClient:
+    """Step 3: OIDC Core 9 / RFC 6749 2.3; every failure is ``invalid_client``."""
     credentials = presented_credentials(
         authorization=request.headers.get("authorization"), form=form
     )
-    verifier = ClientAssertionVerifier(
-        settings,
-        audiences=[settings.issuer, endpoints.absolute(settings.issuer, endpoints.TOKEN)],
+    return authenticate_client(
+        db,
+        credentials=credentials,
+        verify_assertion=assertion_verifier(context.settings, credentials.method),
+        now=now,
     )
-    client = authenticate_client(db, credentials=credentials, verify_assertion=verifier, now=now)
-    grant_type = form.get("grant_type")
-    if not grant_type:
-        raise InvalidRequest("The grant_type parameter is missing.")
-    handler = GRANT_HANDLERS.get(grant_type)
-    if handler is None:
-        raise UnsupportedGrantType(f"Unsupported grant_type {grant_type[:40]!r}.")
-    if grant_type not in client.grant_types:
-        raise UnauthorizedClient("This client is not registered for this grant type.")
-    body = handler(
-        db, form=form, client=client, keyring=context.keyring, settings=settings, now=now
+
+
+@router.post(endpoints.TOKEN)
+def token(request: Request, form: FormDep, db: DbDep, context: ContextDep) -> JSONResponse:
+    now = context.clock()
+    client = authenticated_client(request, form, db, context, now)
+    grant_type = requested_grant_type(form, client)
+    body = GRANT_HANDLERS[grant_type](
+        db, form=form, client=client, keyring=context.keyring, settings=context.settings, now=now
     )
     return JSONResponse(body, headers=NO_STORE)
