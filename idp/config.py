@@ -11,7 +11,7 @@ import ipaddress
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -149,6 +149,19 @@ class Settings(BaseSettings):
     )
     outbound_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     outbound_max_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    acr_profile: Literal["iduruguay", "eidas"] = Field(
+        default="iduruguay",
+        description="Names of the assurance levels (acr) and methods (amr): `iduruguay` "
+        "(urn:iduruguay:nid:0..3) or `eidas` (http://eidas.europa.eu/LoA/low|substantial|high).",
+    )
+    step_up_lifetime_seconds: int = Field(
+        default=10 * 60,
+        ge=30,
+        le=12 * 60 * 60,
+        description="A second factor or eID card proof raises the session's level for this "
+        "long; then the session falls back to its password level.",
+    )
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form
 from starlette.responses import Response
 
 from idp.accounts import login
+from idp.assurance.methods import AuthMethod
 from idp.dependencies import BrowserDep
 from idp.oidc import endpoints
 from idp.storage import citizens as citizen_store
@@ -27,7 +28,6 @@ router = APIRouter()
 MAX_FIELD_LENGTH = 1024
 MAX_HINT_LENGTH = 64
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
-AMR_PASSWORD = "pwd"
 
 
 def _wait_text(translate: Translator, *, retry_at: datetime, now: datetime) -> str:
@@ -112,7 +112,7 @@ def submit_login(
     )
     match outcome:
         case login.LoginSucceeded(citizen=citizen):
-            browser.sign_in(citizen, amr=[AMR_PASSWORD])
+            browser.sign_in(citizen, method=AuthMethod.PASSWORD)
             return browser.redirect(_after_login(pending))
         case login.LoginThrottled(retry_at=retry_at):
             message = translate(

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from idp.assurance.methods import RFC8176_VALUES, AuthMethod, record_method
 from idp.config import Settings
 from idp.storage import browser_sessions as store
 from idp.storage.models import BrowserSession, Citizen
@@ -85,20 +86,44 @@ def authenticate_session(
     *,
     row: BrowserSession,
     citizen: Citizen,
-    amr: list[str],
+    method: AuthMethod,
     timeouts: SessionTimeouts,
     now: datetime,
 ) -> str:
-    """Bind the session to a citizen, rotating its id and CSRF token; returns the new cookie."""
+    """Bind the session to a citizen, rotating its id and CSRF token; returns the new cookie.
+
+    Logging in again as the same citizen (``prompt=login``, ``max_age``) keeps the methods
+    proven before, whose own lifetimes still apply; another citizen starts from nothing."""
+    kept = row.auth_methods if row.citizen_id == citizen.id else None
     token = _new_token()
     row.token_hash = hash_session_token(token)
     row.csrf_token = secrets.token_urlsafe(32)
     row.citizen_id = citizen.id
     row.authenticated_at = now
-    row.amr = amr
+    row.auth_methods = record_method(kept, method, now=now)
+    row.amr = [value for name in row.auth_methods for value in RFC8176_VALUES[AuthMethod(name)]]
     row.created_at = now
     row.last_seen_at = now
     row.expires_at = _expiry(started_at=now, seen_at=now, timeouts=timeouts)
+    session.flush()
+    return token
+
+
+def elevate_session(
+    session: Session, *, row: BrowserSession, method: AuthMethod, now: datetime
+) -> str:
+    """Record a step-up (a second factor, the eID card) on an authenticated session, rotating
+    its id and CSRF token as at login; returns the new cookie. ``authenticated_at`` moves to
+    now, since ``auth_time`` is the time of the latest authentication the citizen made; the
+    session's absolute lifetime does not move."""
+    if row.citizen_id is None:
+        raise ValueError("only an authenticated session can be elevated")
+    token = _new_token()
+    row.token_hash = hash_session_token(token)
+    row.csrf_token = secrets.token_urlsafe(32)
+    row.authenticated_at = now
+    row.auth_methods = record_method(row.auth_methods, method, now=now)
+    row.amr = [value for name in row.auth_methods for value in RFC8176_VALUES[AuthMethod(name)]]
     session.flush()
     return token
 

@@ -113,6 +113,17 @@ class IdentityVerification(Base):
     verifier: Mapped[str] = mapped_column(String(200))
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str | None] = mapped_column(Text)
+    evidence_type: Mapped[str] = mapped_column(
+        String(30), default="document", server_default="document"
+    )
+    """OIDC for Identity Assurance evidence type: ``document``, ``electronic_record`` or
+    ``electronic_signature``."""
+    check_method: Mapped[str | None] = mapped_column(String(20))
+    """How the evidence was checked (IDA predefined values: ``vpip``, ``vcrypt``, ``data``,
+    ``kbv``, ``pvp``, ``vri``...)."""
+    attributes: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """Extra evidence details (registry name and record, certificate issuer and serial, the
+    document's expiry...), shown in ``verified_claims`` evidence."""
 
     citizen: Mapped[Citizen] = relationship(back_populates="verifications")
 
@@ -137,6 +148,9 @@ class BrowserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     amr: Mapped[list[str] | None] = mapped_column(JSON)
+    auth_methods: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    """Authentication methods proven in this session -> Unix time of the latest proof; a
+    second factor counts only for the step-up lifetime (``idp.assurance.session_strength``)."""
     sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     """OIDC session id (``sid`` claim): public, stable for the session, unlike its cookie."""
 
@@ -358,3 +372,100 @@ class BackchannelLogoutDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Assurance: second factors, the eID card, email proof, the civil registry ---------------------
+
+
+class TotpCredential(Base):
+    """A citizen's TOTP authenticator (RFC 6238). The secret is encrypted at rest; the last
+    accepted time step is kept so that a code is never accepted twice."""
+
+    __tablename__ = "totp_credential"
+
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizen.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """NULL until the citizen has entered one correct code (enrolment not finished)."""
+    last_used_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class RecoveryCode(Base):
+    """Single-use recovery codes that stand in for the TOTP second factor (stored hashed)."""
+
+    __tablename__ = "recovery_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizen.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CardChallenge(Base):
+    """A random challenge the citizen's eID card must sign; single use, short-lived, bound to
+    the browser session that asked for it."""
+
+    __tablename__ = "card_challenge"
+
+    challenge: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_session_id: Mapped[int] = mapped_column(
+        ForeignKey("browser_session.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EmailVerificationCode(Base):
+    """A code mailed to prove an email address (verification level 1), stored hashed."""
+
+    __tablename__ = "email_verification_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizen.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """Mail the provider sent (development and tests read it here instead of an SMTP
+    server; in production the same row records that a message was handed to SMTP)."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CivilRegistryRecord(Base):
+    """The demo civil registry: sample citizens as a national registry would answer for them.
+    A real deployment plugs its registry in through ``idp.assurance.registry.CivilRegistry``."""
+
+    __tablename__ = "civil_registry_record"
+    __table_args__ = (UniqueConstraint("document_country", "document_type", "document_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_country: Mapped[str] = mapped_column(String(2))
+    document_type: Mapped[str] = mapped_column(String(20))
+    document_number: Mapped[str] = mapped_column(String(40))
+    given_name: Mapped[str] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(200))
+    birthdate: Mapped[date] = mapped_column(Date)
+    nationality: Mapped[str] = mapped_column(String(2))
+    document_expires_on: Mapped[date | None] = mapped_column(Date)
+    deceased: Mapped[bool] = mapped_column(default=False)

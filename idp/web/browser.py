@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts import sessions
+from idp.assurance.methods import AuthMethod
 from idp.config import SUPPORTED_LANGUAGES
 from idp.context import ProviderContext
 from idp.errors import CsrfFailed
@@ -92,7 +93,7 @@ class Browser:
         ):
             raise CsrfFailed()
 
-    def sign_in(self, citizen: Citizen, *, amr: list[str]) -> None:
+    def sign_in(self, citizen: Citizen, *, method: AuthMethod = AuthMethod.PASSWORD) -> None:
         """Authenticate the session (rotating its id). A different citizen than before gets a
         new OIDC ``sid``: grants of the previous citizen must not follow the new one."""
         row = self.ensure_session()
@@ -102,9 +103,18 @@ class Browser:
             self.db,
             row=row,
             citizen=citizen,
-            amr=amr,
+            method=method,
             timeouts=self.context.session_timeouts,
             now=self.context.clock(),
+        )
+
+    def elevate(self, method: AuthMethod) -> None:
+        """Record a step-up method proven just now on the signed-in session (rotating its id,
+        like a login)."""
+        if self.session is None or self.session.citizen_id is None:
+            raise ValueError("elevate() needs a signed-in session")
+        self._issued_cookie = sessions.elevate_session(
+            self.db, row=self.session, method=method, now=self.context.clock()
         )
 
     def sign_out(self) -> None:

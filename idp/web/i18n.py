@@ -70,15 +70,28 @@ def negotiate_language(
     return _first_supported(parse_accept_language(accept_language)) or default
 
 
+def _catalog_files(language: str) -> list[Any]:
+    """``<language>.json`` and then every ``<feature>.<language>.json`` beside it: features
+    keep their messages in their own files."""
+    folder = resources.files("idp.web").joinpath("translations")
+    extra = sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith(f".{language}.json")),
+        key=lambda entry: entry.name,
+    )
+    return [folder.joinpath(f"{language}.json"), *extra]
+
+
 @cache
 def catalog(language: str) -> dict[str, str]:
-    """The messages of one language (read once per process)."""
-    text = (
-        resources.files("idp.web")
-        .joinpath("translations", f"{language}.json")
-        .read_text(encoding="utf-8")
-    )
-    messages: dict[str, str] = json.loads(text)
+    """The messages of one language (read once per process); a key defined in two files is
+    an error, so one feature cannot silently change another's text."""
+    messages: dict[str, str] = {}
+    for entry in _catalog_files(language):
+        part: dict[str, str] = json.loads(entry.read_text(encoding="utf-8"))
+        duplicated = set(part) & set(messages)
+        if duplicated:
+            raise ValueError(f"{entry.name} redefines {', '.join(sorted(duplicated))}")
+        messages.update(part)
     return messages
 
 

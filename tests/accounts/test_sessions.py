@@ -17,6 +17,7 @@ from idp.accounts.sessions import (
     load_session,
     start_session,
 )
+from idp.assurance.methods import AuthMethod
 from idp.config import Settings
 from idp.storage import browser_sessions as store
 from idp.storage import citizens as citizen_store
@@ -222,7 +223,12 @@ def test_authentication_rotates_the_token_and_the_csrf_token(database: Database)
         citizen = citizen_store.get_by_id(session, citizen_id=citizen_id)
         assert citizen is not None
         new_token = authenticate_session(
-            session, row=row, citizen=citizen, amr=["pwd"], timeouts=TIMEOUTS, now=login_at
+            session,
+            row=row,
+            citizen=citizen,
+            method=AuthMethod.PASSWORD,
+            timeouts=TIMEOUTS,
+            now=login_at,
         )
 
     assert new_token != old_token
@@ -248,7 +254,12 @@ def test_the_absolute_timeout_counts_from_the_login(database: Database) -> None:
         assert citizen is not None
         login_at = NOW + timedelta(hours=1, minutes=30)
         token = authenticate_session(
-            session, row=row, citizen=citizen, amr=["pwd"], timeouts=timeouts, now=login_at
+            session,
+            row=row,
+            citizen=citizen,
+            method=AuthMethod.PASSWORD,
+            timeouts=timeouts,
+            now=login_at,
         )
 
     for hours in (2.5, 3.5):  # past three hours after the session began, kept active

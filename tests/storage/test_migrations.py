@@ -26,6 +26,12 @@ EXPECTED_TABLES = {
     "client_assertion_jti",
     "backchannel_logout_delivery",
     "signing_key",
+    "totp_credential",
+    "recovery_code",
+    "card_challenge",
+    "email_verification_code",
+    "outbox_message",
+    "civil_registry_record",
 }
 
 

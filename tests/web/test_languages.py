@@ -3,16 +3,14 @@ Accept-Language > default; the catalogs are complete."""
 
 from __future__ import annotations
 
-import json
 import re
-from importlib import resources
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from idp.web.i18n import negotiate_language, parse_accept_language
+from idp.web.i18n import catalog, negotiate_language, parse_accept_language
 from tests.helpers import add_citizen, log_in
 
 LOGIN_TITLES = {
@@ -114,10 +112,7 @@ def test_negotiation_order() -> None:
 
 
 def _catalog(language: str) -> dict[str, str]:
-    text = (
-        resources.files("idp.web").joinpath("translations", f"{language}.json").read_text("utf-8")
-    )
-    return json.loads(text)
+    return catalog(language)
 
 
 def test_catalogs_have_the_same_keys_and_no_empty_messages() -> None:
