@@ -114,6 +114,15 @@ class LoginRequired(ProviderError):
     redirectable = True
 
 
+class UnmetAuthenticationRequirements(ProviderError):
+    """OpenID Connect Core Unmet Authentication Requirements 1.0: the request asked for an
+    assurance level the account cannot reach (its identity verification is too low)."""
+
+    error = "unmet_authentication_requirements"
+    status_code = 400
+    redirectable = True
+
+
 class ConsentRequired(ProviderError):
     error = "consent_required"
     status_code = 400

@@ -23,12 +23,15 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
+from idp.assurance.methods import CARD_STRENGTH
 from idp.errors import (
     AccessDenied,
     ConsentRequired,
+    InteractionRequired,
     InvalidRequest,
     LoginRequired,
     ProviderError,
+    UnmetAuthenticationRequirements,
 )
 from idp.oidc import consent as consent_rules
 from idp.oidc import endpoints
@@ -53,6 +56,14 @@ from idp.oidc.clients import redirect_uri_matches
 from idp.oidc.codes import issue_code
 from idp.oidc.issuance import subject_of
 from idp.oidc.jose import TokenInvalid, verify
+from idp.oidc.step_up import (
+    StepUpNeeded,
+    Unmet,
+    current_assurance,
+    gate,
+    has_confirmed_totp,
+    requirement_of,
+)
 from idp.storage import authorization as pending_store
 from idp.storage import citizens as citizen_store
 from idp.storage import clients as client_store
@@ -88,7 +99,7 @@ def start(browser: Browser, items: list[tuple[str, str]]) -> Response:
             row = _park(browser, pending, now=now)
             return browser.redirect(_login_url(row, request))
         assert citizen is not None
-        return _consent_or_issue(browser, request, client, citizen, pending_row=None, now=now)
+        return _assure(browser, request, client, citizen, pending_row=None, now=now)
     except AuthorizationRedirect as redirect:
         return _respond_with_error(browser, redirect)
 
@@ -102,9 +113,7 @@ def resume(browser: Browser, request_id: str) -> Response:
     if citizen is None or not _login_fresh(browser, pending):
         return browser.redirect(_login_url(row, pending.request))
     try:
-        return _consent_or_issue(
-            browser, pending.request, client, citizen, pending_row=row, now=now
-        )
+        return _assure(browser, pending.request, client, citizen, pending_row=row, now=now)
     except AuthorizationRedirect as redirect:
         pending_store.delete_request(browser.db, request=row)
         return _respond_with_error(browser, redirect)
@@ -145,6 +154,8 @@ def decide_consent(
     if decision not in consent_rules.DECISIONS:
         raise AuthorizationPageError("Choose to allow or to deny.")
     request = pending.request
+    if decision != consent_rules.DENY and _step_up_lapsed(browser, request, citizen, now=now):
+        return browser.redirect(_step_up_url(row, request))
     pending_store.delete_request(browser.db, request=row)
     if decision == consent_rules.DENY:
         denied = AccessDenied("The citizen did not allow the request.")
@@ -159,6 +170,36 @@ def decide_consent(
         now=now,
     )
     return _issue(browser, request, client, citizen, now=now)
+
+
+def choose_step_up(browser: Browser, request_id: str) -> Response:
+    """``endpoints.STEP_UP``: send the citizen to the one method that is missing (the eID
+    card for level 3, their authenticator app for level 2), or, with no authenticator
+    enrolled yet, show the ways to get there. A request that needs no step-up (any more)
+    resumes at once."""
+    now = browser.context.clock()
+    row, pending, _client = _load_pending(browser, request_id, now=now)
+    citizen = _signed_in_citizen(browser)
+    if citizen is None or browser.session is None or not _login_fresh(browser, pending):
+        return browser.redirect(_login_url(row, pending.request))
+    settings = browser.context.settings
+    assurance = current_assurance(
+        browser.db, settings=settings, citizen=citizen, browser_session=browser.session, now=now
+    )
+    outcome = gate(requirement_of(settings, pending.request), assurance)
+    query = urlencode({"request_id": row.id})
+    if not isinstance(outcome, StepUpNeeded):
+        return browser.redirect(f"{endpoints.AUTHORIZE_CONTINUE}?{query}")
+    if outcome.required_level >= CARD_STRENGTH:
+        return browser.redirect(f"{endpoints.STEP_UP_CARD}?{query}")
+    if has_confirmed_totp(browser.db, citizen_id=citizen.id):
+        return browser.redirect(f"{endpoints.STEP_UP_TOTP}?{query}")
+    return browser.render(
+        "step_up.html",
+        required_level=outcome.required_level,
+        enrol_totp_url=f"{endpoints.ACCOUNT_TOTP}?{query}",
+        card_url=f"{endpoints.STEP_UP_CARD}?{query}",
+    )
 
 
 # --- decide -----------------------------------------------------------------------------------
@@ -243,6 +284,66 @@ def _login_fresh(browser: Browser, pending: PendingAuthorization) -> bool:
     session = browser.session
     return fresh_login_done(
         authenticated_at=session.authenticated_at if session else None, pending=pending
+    )
+
+
+def _assure(
+    browser: Browser,
+    request: ValidatedRequest,
+    client: OAuthClient,
+    citizen: Citizen,
+    *,
+    pending_row: AuthorizationRequest | None,
+    now: datetime,
+) -> Response:
+    """The assurance gate (``idp.oidc.step_up``): unmet -> the client gets
+    ``unmet_authentication_requirements`` after a page that tells the citizen how to raise
+    their level; too weak a login -> the step-up page for the missing method; else consent."""
+    settings = browser.context.settings
+    assert browser.session is not None
+    assurance = current_assurance(
+        browser.db, settings=settings, citizen=citizen, browser_session=browser.session, now=now
+    )
+    outcome = gate(requirement_of(settings, request), assurance)
+    if isinstance(outcome, Unmet):
+        if pending_row is not None:
+            pending_store.delete_request(browser.db, request=pending_row)
+        unmet = UnmetAuthenticationRequirements(
+            f"The request needs assurance level {outcome.required_level}; "
+            f"the account is verified at level {outcome.verification}."
+        )
+        redirect = _refuse(request, client, unmet)
+        if "none" in request.prompt:
+            raise redirect
+        return _unmet_page(browser, redirect, outcome)
+    if isinstance(outcome, StepUpNeeded):
+        if "none" in request.prompt:
+            stronger = InteractionRequired("The citizen must authenticate with a stronger method.")
+            raise _refuse(request, client, stronger)
+        row = pending_row or _park(
+            browser,
+            PendingAuthorization(request=request, login_required=False, requested_at=now),
+            now=now,
+        )
+        return browser.redirect(_step_up_url(row, request))
+    return _consent_or_issue(browser, request, client, citizen, pending_row=pending_row, now=now)
+
+
+def _step_up_lapsed(
+    browser: Browser, request: ValidatedRequest, citizen: Citizen, *, now: datetime
+) -> bool:
+    """True when the step-up made for this request has expired while the citizen read the
+    consent page: the code must not carry a level the session no longer has."""
+    assert browser.session is not None
+    assurance = current_assurance(
+        browser.db,
+        settings=browser.context.settings,
+        citizen=citizen,
+        browser_session=browser.session,
+        now=now,
+    )
+    return isinstance(
+        gate(requirement_of(browser.context.settings, request), assurance), StepUpNeeded
     )
 
 
@@ -334,10 +435,15 @@ def _issue(
     settings = browser.context.settings
     session = browser.session
     assert session is not None
+    assurance = current_assurance(
+        browser.db, settings=settings, citizen=citizen, browser_session=session, now=now
+    )
     code = issue_code(
         browser.db,
         request=request,
         browser_session=session,
+        acr=assurance.acr,
+        amr=assurance.amr,
         citizen_id=citizen.id,
         scopes=request.scopes,
         now=now,
@@ -394,6 +500,41 @@ def _consent_url(row: AuthorizationRequest, request: ValidatedRequest) -> str:
     if request.ui_locales:
         query["ui_locales"] = request.ui_locales
     return f"{endpoints.CONSENT}?{urlencode(query)}"
+
+
+def _step_up_url(row: AuthorizationRequest, request: ValidatedRequest) -> str:
+    query = {"request_id": row.id}
+    if request.ui_locales:
+        query["ui_locales"] = request.ui_locales
+    return f"{endpoints.STEP_UP}?{urlencode(query)}"
+
+
+def _unmet_page(browser: Browser, redirect: AuthorizationRedirect, outcome: Unmet) -> Response:
+    """The citizen learns why the service cannot be used yet and how to raise their level;
+    the button delivers ``unmet_authentication_requirements`` to the client."""
+    destination = redirect.destination
+    parameters = error_parameters(
+        redirect.error, state=destination.state, issuer=browser.context.settings.issuer
+    )
+    form_post = destination.response_mode == "form_post"
+    response = browser.render(
+        "assurance_unmet.html",
+        status_code=200,
+        client_name=destination.client_name,
+        required_level=outcome.required_level,
+        current_level=outcome.verification,
+        raise_steps=[f"assurance.raise.{level}" for level in range(outcome.verification + 1, 4)],
+        form_post=form_post,
+        action=destination.redirect_uri,
+        fields=parameters,
+        return_url=redirect_with(destination.redirect_uri, parameters),
+        hide_language_switcher=True,
+    )
+    if form_post:
+        response.headers["content-security-policy"] = form_post_policy(
+            form_action_source(destination.redirect_uri)
+        )
+    return response
 
 
 def _use_requested_language(browser: Browser, request: ValidatedRequest) -> None:

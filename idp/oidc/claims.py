@@ -3,6 +3,11 @@
 Scopes map to claims (5.4, plus ``document`` for the national document); the ``claims``
 request parameter selects individual claims for the ID token or UserInfo (5.5). Claim values
 come from the citizen record; only claims both requested and allowed are released.
+
+A ``verified_claims`` member of ``id_token`` or ``userinfo`` (OpenID Connect for Identity
+Assurance 1.0, "Requesting verified claims") is a nested request, not a claim: it is checked
+here and kept as given (always as an array of request objects) for
+``idp.assurance.verified_claims``, which builds the answer.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ SUPPORTED_CLAIMS = (
     *sorted({claim for claims in SCOPE_CLAIMS.values() for claim in claims}),
 )
 MAX_CLAIMS_PARAMETER_LENGTH = 8 * 1024
+VERIFIED_CLAIMS = "verified_claims"
+PURPOSE_LENGTH = range(3, 301)
+"""OIDC4IDA: a ``purpose`` is 3 to 300 characters long, else the request is invalid."""
 
 
 class ClaimsRequestError(ValueError):
@@ -52,6 +60,18 @@ class ClaimsRequest:
 
     id_token: dict[str, ClaimRequest]
     userinfo: dict[str, ClaimRequest]
+    id_token_verified_claims: tuple[dict[str, Any], ...] = ()
+    """The ``verified_claims`` request objects for the ID token, as the client sent them."""
+    userinfo_verified_claims: tuple[dict[str, Any], ...] = ()
+    """The ``verified_claims`` request objects for UserInfo, as the client sent them."""
+
+    def verified_claim_names(self) -> set[str]:
+        """``verified_claims`` and the claims asked for inside it, in either target: what the
+        citizen is asked to agree to (the claim names themselves, plus the verification data)."""
+        requests = (*self.id_token_verified_claims, *self.userinfo_verified_claims)
+        if not requests:
+            return set()
+        return {VERIFIED_CLAIMS}.union(*(request["claims"] for request in requests))
 
     def to_json(self) -> dict[str, Any]:
         def member(requests: dict[str, ClaimRequest]) -> dict[str, Any]:
@@ -67,17 +87,109 @@ class ClaimsRequest:
                 out[name] = item or None
             return out
 
-        return {"id_token": member(self.id_token), "userinfo": member(self.userinfo)}
+        id_token = member(self.id_token)
+        if self.id_token_verified_claims:
+            id_token[VERIFIED_CLAIMS] = list(self.id_token_verified_claims)
+        userinfo = member(self.userinfo)
+        if self.userinfo_verified_claims:
+            userinfo[VERIFIED_CLAIMS] = list(self.userinfo_verified_claims)
+        return {"id_token": id_token, "userinfo": userinfo}
 
 
 EMPTY_CLAIMS_REQUEST = ClaimsRequest(id_token={}, userinfo={})
 
 
-def _parse_member(value: Any, where: str) -> dict[str, ClaimRequest]:
+def _check_constraints(request: Any, where: str) -> None:
+    """A requested element: null, or an object whose query members are well-typed (OIDC Core
+    5.5.1; ``max_age`` and ``purpose`` from OIDC4IDA)."""
+    if request is None:
+        return
+    if not isinstance(request, dict):
+        raise ClaimsRequestError(f"{where} must be null or a JSON object.")
+    if not isinstance(request.get("essential", False), bool):
+        raise ClaimsRequestError(f"{where}.essential must be a boolean.")
+    if "values" in request and not isinstance(request["values"], list):
+        raise ClaimsRequestError(f"{where}.values must be an array.")
+    max_age = request.get("max_age")
+    if max_age is not None and (
+        isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0
+    ):
+        raise ClaimsRequestError(f"{where}.max_age must be a non-negative integer.")
+    purpose = request.get("purpose")
+    if purpose is not None and (
+        not isinstance(purpose, str) or len(purpose) not in PURPOSE_LENGTH
+    ):
+        raise ClaimsRequestError(f"{where}.purpose must be a string of 3 to 300 characters.")
+
+
+def _check_evidence(evidence: Any, where: str) -> None:
+    """OIDC4IDA "Requesting verification data": each entry filters one evidence type, named
+    with ``type.value`` (``values`` is not allowed there)."""
+    if evidence is None:
+        return
+    if not isinstance(evidence, list) or not evidence:
+        raise ClaimsRequestError(f"{where} must be a non-empty array.")
+    for index, entry in enumerate(evidence):
+        entry_where = f"{where}[{index}]"
+        if not isinstance(entry, dict):
+            raise ClaimsRequestError(f"{entry_where} must be a JSON object.")
+        kind = entry.get("type")
+        if not isinstance(kind, dict) or not isinstance(kind.get("value"), str):
+            raise ClaimsRequestError(f"{entry_where}.type must be an object with a string value.")
+        if "values" in kind:
+            raise ClaimsRequestError(f"{entry_where}.type must not use values.")
+        for name, request in entry.items():
+            if name != "check_details" and isinstance(request, dict):
+                _check_constraints(request, f"{entry_where}.{name}")
+        check_details = entry.get("check_details")
+        if check_details is not None and not isinstance(check_details, (list, dict)):
+            raise ClaimsRequestError(f"{entry_where}.check_details must be an array or object.")
+
+
+def _parse_verified_claims(value: Any, where: str) -> tuple[dict[str, Any], ...]:
+    """OIDC4IDA: one request object or an array of them, each with a ``verification`` object
+    and a non-empty ``claims`` object (an empty ``claims`` is an invalid_request)."""
+    requests = value if isinstance(value, list) else [value]
+    if not requests:
+        raise ClaimsRequestError(f"{where} must not be an empty array.")
+    for index, request in enumerate(requests):
+        request_where = f"{where}[{index}]" if isinstance(value, list) else where
+        if not isinstance(request, dict):
+            raise ClaimsRequestError(f"{request_where} must be a JSON object.")
+        verification = request.get("verification")
+        if not isinstance(verification, dict):
+            raise ClaimsRequestError(f"{request_where}.verification must be a JSON object.")
+        claims = request.get("claims")
+        if not isinstance(claims, dict):
+            raise ClaimsRequestError(f"{request_where}.claims must be a JSON object.")
+        if not claims:
+            raise ClaimsRequestError(f"{request_where}.claims must not be empty.")
+        for name, element in verification.items():
+            if name == "evidence":
+                _check_evidence(element, f"{request_where}.verification.evidence")
+            else:
+                _check_constraints(element, f"{request_where}.verification.{name}")
+        for name, claim in claims.items():
+            _check_constraints(claim, f"{request_where}.claims.{name}")
+    return tuple(requests)
+
+
+def _parse_member(
+    value: Any, where: str, *, stored: bool = False
+) -> tuple[dict[str, ClaimRequest], tuple[dict[str, Any], ...]]:
+    """The individual claims of one target, and its ``verified_claims`` requests. ``stored``
+    reads our own JSON, where a null ``verified_claims`` (from before it was supported) is
+    dropped instead of refused."""
     if value is None:
-        return {}
+        return {}, ()
     if not isinstance(value, dict):
         raise ClaimsRequestError(f"claims.{where} must be a JSON object.")
+    value = dict(value)
+    verified_requests: tuple[dict[str, Any], ...] = ()
+    if VERIFIED_CLAIMS in value:
+        verified = value.pop(VERIFIED_CLAIMS)
+        if verified is not None or not stored:
+            verified_requests = _parse_verified_claims(verified, f"claims.{where}.verified_claims")
     parsed: dict[str, ClaimRequest] = {}
     for name, request in value.items():
         if request is None:
@@ -96,7 +208,18 @@ def _parse_member(value: Any, where: str) -> dict[str, ClaimRequest]:
             value=request.get("value"),
             values=tuple(values) if values is not None else None,
         )
-    return parsed
+    return parsed, verified_requests
+
+
+def _claims_request(document: dict[str, Any], *, stored: bool) -> ClaimsRequest:
+    id_token, id_token_verified = _parse_member(document.get("id_token"), "id_token", stored=stored)
+    userinfo, userinfo_verified = _parse_member(document.get("userinfo"), "userinfo", stored=stored)
+    return ClaimsRequest(
+        id_token=id_token,
+        userinfo=userinfo,
+        id_token_verified_claims=id_token_verified,
+        userinfo_verified_claims=userinfo_verified,
+    )
 
 
 def parse_claims_parameter(raw: str | None) -> ClaimsRequest:
@@ -111,19 +234,13 @@ def parse_claims_parameter(raw: str | None) -> ClaimsRequest:
         raise ClaimsRequestError("The claims parameter is not valid JSON.") from None
     if not isinstance(document, dict):
         raise ClaimsRequestError("The claims parameter must be a JSON object.")
-    return ClaimsRequest(
-        id_token=_parse_member(document.get("id_token"), "id_token"),
-        userinfo=_parse_member(document.get("userinfo"), "userinfo"),
-    )
+    return _claims_request(document, stored=False)
 
 
 def claims_request_from_json(document: dict[str, Any] | None) -> ClaimsRequest:
     if not document:
         return EMPTY_CLAIMS_REQUEST
-    return ClaimsRequest(
-        id_token=_parse_member(document.get("id_token"), "id_token"),
-        userinfo=_parse_member(document.get("userinfo"), "userinfo"),
-    )
+    return _claims_request(document, stored=True)
 
 
 def scope_claim_names(scopes: list[str] | set[str] | tuple[str, ...]) -> set[str]:

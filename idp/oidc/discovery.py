@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.assurance.profiles import PROFILES
 from idp.config import SUPPORTED_LANGUAGES, Settings
 from idp.oidc import endpoints
 from idp.oidc.claims import SUPPORTED_CLAIMS
@@ -43,6 +44,7 @@ def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[st
         "revocation_endpoint_auth_methods_supported": AUTHENTICATED_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": PROFILES[settings.acr_profile].supported_acr_values(),
         "claims_supported": list(SUPPORTED_CLAIMS),
         "claims_parameter_supported": True,
         "request_parameter_supported": False,

@@ -462,8 +462,9 @@ def test_code_flow_in_query_mode_step_by_step(
             "id_token": {"acr": {"essential": True}},
             "userinfo": {"email": None},
         }
-        assert grant.amr == ["pwd"]
-        assert grant.acr is None
+        # A self-registered account (verification 0) with a password login: level 0.
+        assert grant.amr == ["pwd", "urn:iduruguay:am:password"]
+        assert grant.acr == "urn:iduruguay:nid:0"
         assert grant.revoked_at is None
         assert abs(grant.auth_time - now) < timedelta(seconds=30)
         assert grant.expires_at - grant.created_at == timedelta(days=30)

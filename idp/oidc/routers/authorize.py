@@ -43,6 +43,11 @@ def continue_authorization(request_id: RequestIdQuery, browser: BrowserDep) -> R
     return authorize_flow.resume(browser, request_id)
 
 
+@router.get(endpoints.STEP_UP)
+def step_up(request_id: RequestIdQuery, browser: BrowserDep) -> Response:
+    return authorize_flow.choose_step_up(browser, request_id)
+
+
 @router.get(endpoints.CONSENT)
 def consent_page(request_id: RequestIdQuery, browser: BrowserDep) -> Response:
     return authorize_flow.show_consent(browser, request_id)
