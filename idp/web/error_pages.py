@@ -24,6 +24,7 @@ from idp.errors import (
     RequestTooLarge,
     ServerError,
 )
+from idp.oidc import endpoints
 from idp.web.i18n import LANGUAGE_COOKIE, Translator, negotiate_language
 from idp.web.pages import render_page
 
@@ -32,7 +33,24 @@ logger = logging.getLogger("idp.errors")
 _NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
+JSON_ONLY_PATHS = frozenset(
+    {
+        endpoints.TOKEN,
+        endpoints.USERINFO,
+        endpoints.INTROSPECTION,
+        endpoints.REVOCATION,
+        endpoints.JWKS,
+        endpoints.DISCOVERY,
+        endpoints.AUTHORIZATION_SERVER_METADATA,
+    }
+)
+"""Endpoints that machines call: their errors are JSON (RFC 6749 5.2, RFC 6750 3) whatever
+the Accept header says."""
+
+
 def wants_html(request: Request) -> bool:
+    if request.url.path in JSON_ONLY_PATHS:
+        return False
     return "text/html" in request.headers.get("accept", "")
 
 
