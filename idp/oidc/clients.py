@@ -160,9 +160,11 @@ def redirect_uri_matches(
     if requested_parts.scheme != "http" or not is_loopback_ip_host(requested_parts.hostname):
         return False
     try:
-        requested_parts.port  # noqa: B018 - raises on an invalid port
+        port = requested_parts.port
     except ValueError:
         return False
+    if port == 0:
+        return False  # not a port an app can listen on; "any port" means 1..65535
     for candidate in registered:
         parts = urlsplit(candidate)
         if (
