@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from idp.assurance.methods import CARD_STRENGTH
+from idp.audit import log as audit_log
+from idp.audit.log import AuditEvent
 from idp.errors import (
     AccessDenied,
     ConsentRequired,
@@ -168,6 +170,15 @@ def decide_consent(
         scopes=sorted(wanted.scopes),
         claims=sorted(wanted.claims),
         now=now,
+    )
+    audit_log.append(
+        browser.db,
+        event=AuditEvent.CONSENT_GRANTED,
+        actor=f"citizen:{citizen.id}",
+        now=now,
+        citizen_id=citizen.id,
+        client_id=client.client_id,
+        details={"scopes": sorted(wanted.scopes), "claims": sorted(wanted.claims)},
     )
     return _issue(browser, request, client, citizen, now=now)
 

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.audit import log as audit_log
+from idp.audit.log import AuditEvent
 from idp.config import Settings
 from idp.context_clock import utc_now
 from idp.signing_keys.algorithms import (
@@ -52,6 +54,25 @@ def list_keys(session: Session, *, purpose: KeyPurpose | None = None) -> Sequenc
     return session.scalars(query).all()
 
 
+def _audit(
+    session: Session,
+    action: str,
+    key: SigningKey,
+    *,
+    now: datetime,
+    details: dict[str, str] | None = None,
+) -> None:
+    """Every change of a key's life goes into the audit log (kid and algorithm only)."""
+    audit_log.append(
+        session,
+        event=AuditEvent.KEY_CHANGED,
+        actor="operator",
+        now=now,
+        details={"action": action, "kid": key.kid, "alg": key.alg, "purpose": str(key.purpose)}
+        | (details or {}),
+    )
+
+
 def create_key(
     session: Session,
     *,
@@ -82,6 +103,7 @@ def create_key(
     )
     session.add(row)
     session.flush()
+    _audit(session, "created", row, now=now, details={"state": str(state)})
     return row
 
 
@@ -239,6 +261,7 @@ def activate(session: Session, *, kid: str, now: datetime) -> SigningKey:
     key.activated_at = now
     key.activate_after = None
     session.flush()
+    _audit(session, "activated", key, now=now)
     return key
 
 
@@ -267,6 +290,7 @@ def retire(session: Session, *, kid: str, now: datetime) -> SigningKey:
     key.state = KeyState.RETIRED
     key.retired_at = now
     session.flush()
+    _audit(session, "retired", key, now=now)
     return key
 
 
@@ -287,6 +311,7 @@ def revoke(session: Session, *, kid: str, reason: str, now: datetime) -> Signing
     key.revoked_at = now
     key.revocation_reason = reason.strip()[:1000]
     session.flush()
+    _audit(session, "revoked", key, now=now, details={"reason": key.revocation_reason})
     return key
 
 
@@ -300,6 +325,7 @@ def prune(
     for key in list_keys(session, purpose=KeyPurpose.OIDC):
         if prunable(view_of(key), now=now, longest_token_lifetime=longest_token_lifetime):
             store.remove(key.file_name)
+            _audit(session, "pruned", key, now=now)
             session.delete(key)
             removed.append(key.kid)
         elif key.state == KeyState.REVOKED:

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from idp.audit import log as audit_log
+from idp.audit.log import AuditEvent
 from idp.storage.models import Citizen, CitizenStatus, IdentityVerification
 
 
@@ -88,6 +90,14 @@ def add_verification(
     )
     session.add(record)
     session.flush()
+    audit_log.append(
+        session,
+        event=AuditEvent.VERIFICATION_RECORDED,
+        actor=verifier,
+        now=now,
+        citizen_id=citizen.id,
+        details={"level": level, "method": method},
+    )
     return record
 
 

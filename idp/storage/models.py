@@ -469,3 +469,36 @@ class CivilRegistryRecord(Base):
     nationality: Mapped[str] = mapped_column(String(2))
     document_expires_on: Mapped[date | None] = mapped_column(Date)
     deceased: Mapped[bool] = mapped_column(default=False)
+
+
+# Audit ---------------------------------------------------------------------------------------
+
+
+class AuditHead(Base):
+    """The end of the audit chain: one row, updated in the same transaction as every append,
+    so that appends from all workers form one sequence (the UPDATE serialises them)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRecord(Base):
+    """An append-only audit record, hash-chained to the previous one: ``record_hash`` is the
+    SHA-256 of the previous hash and this record's canonical JSON, so that changing, removing
+    or reordering a record breaks every hash after it (``idp audit verify``)."""
+
+    __tablename__ = "audit_record"
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    event: Mapped[str] = mapped_column(String(60), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    citizen_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """Not a foreign key: the audit outlives deleted accounts."""
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, object]] = mapped_column(JSON)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64))

@@ -19,6 +19,8 @@ from starlette.responses import Response
 
 from idp.accounts import sessions
 from idp.assurance.methods import AuthMethod
+from idp.audit import log as audit_log
+from idp.audit.log import AuditEvent
 from idp.config import SUPPORTED_LANGUAGES
 from idp.context import ProviderContext
 from idp.errors import CsrfFailed
@@ -107,6 +109,7 @@ class Browser:
             timeouts=self.context.session_timeouts,
             now=self.context.clock(),
         )
+        self._audit(AuditEvent.LOGIN_SUCCEEDED, citizen.id, method)
 
     def elevate(self, method: AuthMethod) -> None:
         """Record a step-up method proven just now on the signed-in session (rotating its id,
@@ -115,6 +118,18 @@ class Browser:
             raise ValueError("elevate() needs a signed-in session")
         self._issued_cookie = sessions.elevate_session(
             self.db, row=self.session, method=method, now=self.context.clock()
+        )
+        self._audit(AuditEvent.STEP_UP, self.session.citizen_id, method)
+
+    def _audit(self, event: str, citizen_id: int, method: AuthMethod) -> None:
+        client = self.request.client
+        audit_log.append(
+            self.db,
+            event=event,
+            actor=f"citizen:{citizen_id}",
+            now=self.context.clock(),
+            citizen_id=citizen_id,
+            details={"method": method.value, "address": client.host if client else None},
         )
 
     def sign_out(self) -> None:

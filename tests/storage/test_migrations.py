@@ -32,6 +32,8 @@ EXPECTED_TABLES = {
     "email_verification_code",
     "outbox_message",
     "civil_registry_record",
+    "audit_head",
+    "audit_record",
 }
 
 

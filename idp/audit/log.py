@@ -1,0 +1,145 @@
+"""Appending to and verifying the hash-chained audit log.
+
+Each record's hash is ``SHA-256(previous_hash || canonical JSON of the record)``; the first
+record follows the genesis hash (64 zeros). Appends run inside the caller's transaction, so a
+record exists exactly when the change it describes was committed. The single ``audit_head`` row
+is updated first: that UPDATE takes the row's write lock (PostgreSQL) or the database's write
+lock (SQLite), so concurrent appends from any number of workers queue up and form one chain.
+
+Details never contain secrets: no passwords, codes, tokens or keys, only identifiers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp.storage.models import AuditHead, AuditRecord
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+VERIFY_BATCH = 1000
+
+
+class AuditEvent:
+    """Event names, one vocabulary for every writer."""
+
+    LOGIN_SUCCEEDED = "login.succeeded"
+    LOGIN_FAILED = "login.failed"
+    STEP_UP = "login.step_up"
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    TOKEN_ISSUED = "token.issued"
+    KEY_CHANGED = "key.changed"
+    VERIFICATION_RECORDED = "verification.recorded"
+    SIGNATURE_CREATED = "signature.created"
+
+
+def _canonical(record: AuditRecord) -> bytes:
+    document = {
+        "sequence": record.sequence,
+        "occurred_at": record.occurred_at.isoformat(),
+        "event": record.event,
+        "actor": record.actor,
+        "citizen_id": record.citizen_id,
+        "client_id": record.client_id,
+        "details": record.details,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(previous_hash: str, record: AuditRecord) -> str:
+    return hashlib.sha256(previous_hash.encode("ascii") + _canonical(record)).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    event: str,
+    actor: str,
+    now: datetime,
+    citizen_id: int | None = None,
+    client_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Add one record at the end of the chain, in the caller's transaction."""
+    head = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == HEAD_ID)
+        .values(sequence=AuditHead.sequence + 1)
+        .returning(AuditHead.sequence, AuditHead.last_hash)
+    ).one()
+    record = AuditRecord(
+        sequence=head.sequence,
+        occurred_at=now,
+        event=event,
+        actor=actor,
+        citizen_id=citizen_id,
+        client_id=client_id,
+        details=details or {},
+        previous_hash=head.last_hash,
+    )
+    record.record_hash = record_hash(head.last_hash, record)
+    session.add(record)
+    session.execute(
+        update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_hash=record.record_hash)
+    )
+    session.flush()
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    records: int
+    first_broken: int | None
+    """Sequence number of the first record whose link or hash does not hold."""
+    reason: str | None
+
+
+def _records(session: Session) -> Iterator[AuditRecord]:
+    after = 0
+    while True:
+        batch = session.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.sequence > after)
+            .order_by(AuditRecord.sequence)
+            .limit(VERIFY_BATCH)
+        ).all()
+        if not batch:
+            return
+        yield from batch
+        after = batch[-1].sequence
+        session.expunge_all()
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Walk the chain from the genesis hash and name the first record that breaks it: a
+    changed record (its hash no longer matches), a removed or reordered one (a gap in the
+    sequence, or a previous hash that is not the hash before it), or a chain cut short (the
+    head names a later record than the last one found)."""
+    expected_previous = GENESIS_HASH
+    expected_sequence = 1
+    count = 0
+    for record in _records(session):
+        count += 1
+        if record.sequence != expected_sequence:
+            return ChainReport(count, expected_sequence, "a record is missing")
+        if record.previous_hash != expected_previous:
+            return ChainReport(count, record.sequence, "it does not follow the record before")
+        if record_hash(record.previous_hash, record) != record.record_hash:
+            return ChainReport(count, record.sequence, "its content was changed")
+        expected_previous = record.record_hash
+        expected_sequence += 1
+    head = session.get(AuditHead, HEAD_ID)
+    if head is None:
+        return ChainReport(count, None, "the chain's head row is missing")
+    if head.sequence != expected_sequence - 1 or head.last_hash != expected_previous:
+        return ChainReport(count, expected_sequence, "records at the end were removed")
+    return ChainReport(count, None, None)
