@@ -5,7 +5,6 @@ Each handler reads as: check CSRF -> validate the form -> decide -> persist -> r
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
@@ -14,11 +13,13 @@ from fastapi import APIRouter, Form
 from starlette.responses import Response
 
 from idp.accounts import login
+from idp.accounts.continuation import active_citizen, pending_request_id
 from idp.assurance.methods import AuthMethod
+from idp.assurance.totp import has_confirmed_totp
 from idp.dependencies import BrowserDep
 from idp.oidc import endpoints
+from idp.ops.metrics import count_login
 from idp.storage import citizens as citizen_store
-from idp.storage.models import CitizenStatus
 from idp.web.browser import Browser
 from idp.web.i18n import Translator
 from idp.web.pages import FormError
@@ -27,7 +28,6 @@ router = APIRouter()
 
 MAX_FIELD_LENGTH = 1024
 MAX_HINT_LENGTH = 64
-REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 
 def _wait_text(translate: Translator, *, retry_at: datetime, now: datetime) -> str:
@@ -47,13 +47,6 @@ def home(browser: BrowserDep) -> Response:
     return browser.redirect("/account" if browser.signed_in else "/login")
 
 
-def _pending_request_id(value: str | None) -> str | None:
-    """An authorization request id as the authorize endpoint makes them, or None."""
-    if value and REQUEST_ID_PATTERN.fullmatch(value):
-        return value
-    return None
-
-
 def _after_login(request_id: str | None) -> str:
     if request_id:
         return f"{endpoints.AUTHORIZE_CONTINUE}?{urlencode({'request_id': request_id})}"
@@ -66,7 +59,7 @@ def login_page(browser: BrowserDep) -> Response:
     even to a signed-in citizen, because the request asked for a new login (``prompt=login``,
     ``max_age``), and the login hint pre-fills the document number."""
     params = browser.request.query_params
-    request_id = _pending_request_id(params.get("request_id"))
+    request_id = pending_request_id(params.get("request_id"))
     if browser.signed_in and request_id is None:
         return browser.redirect("/account")
     notice = None
@@ -87,7 +80,7 @@ def submit_login(
     browser.check_csrf(csrf_token)
     translate = Translator(browser.language)
     username = username.strip()
-    pending = _pending_request_id(request_id)
+    pending = pending_request_id(request_id)
 
     errors: list[FormError] = []
     if not username:
@@ -110,6 +103,7 @@ def submit_login(
         throttling=context.throttling,
         now=now,
     )
+    count_login(browser.request, outcome)
     match outcome:
         case login.LoginSucceeded(citizen=citizen):
             browser.sign_in(citizen, method=AuthMethod.PASSWORD)
@@ -151,20 +145,17 @@ def submit_login(
 
 @router.get("/account")
 def account_page(browser: BrowserDep) -> Response:
+    citizen = active_citizen(browser)
+    if citizen is None or browser.session is None:
+        return browser.redirect("/login")
     session = browser.session
-    if session is None or session.citizen_id is None:
-        return browser.redirect("/login")
-    citizen = citizen_store.get_by_id(browser.db, citizen_id=session.citizen_id)
-    if citizen is None or citizen.status != CitizenStatus.ACTIVE:
-        # deleted or disabled under a live session: the session ends with it
-        browser.sign_out()
-        return browser.redirect("/login")
     level = citizen_store.verification_level(browser.db, citizen_id=citizen.id)
     return browser.render(
         "account.html",
         citizen=citizen,
         signed_in_at=session.authenticated_at,
         verification_level=level,
+        totp_enrolled=has_confirmed_totp(browser.db, citizen_id=citizen.id),
     )
 
 

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from idp.accounts.documents import normalise_document_number
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.registration import NewCitizen, create_citizen
+from idp.assurance.enrolment import (
+    EMAIL_LEVEL,
+    IN_PERSON_LEVEL,
+    VIDEO_LEVEL,
+    CheckMethod,
+    EvidenceType,
+    VerificationMethod,
+    record_evidence,
+)
+from idp.assurance.registry import DemoCivilRegistry, RegistryEntry, registry_attributes
 from idp.cli import common
 from idp.context import utc_now
 from idp.signing_keys import service as keys
 from idp.storage import citizens as citizen_store
+from idp.storage.models import Citizen, CivilRegistryRecord
 
 app = typer.Typer(help="Demonstration data (development only).", no_args_is_help=True)
 
@@ -55,9 +71,156 @@ DEMO_CITIZENS = (
 )
 
 
+DEMO_VERIFIER = "demo seed"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRegistryRecord:
+    """A person as the demo civil registry knows them (Uruguayan cédula)."""
+
+    document_number: str
+    given_name: str
+    family_name: str
+    birthdate: str
+    nationality: str = "UY"
+    document_expires_on: str | None = "2032-12-31"
+    deceased: bool = False
+
+
+DEMO_REGISTRY = (
+    *(
+        DemoRegistryRecord(
+            document_number=citizen.document_number,
+            given_name=citizen.given_name,
+            family_name=citizen.family_name,
+            birthdate=citizen.birthdate or "",
+        )
+        for citizen in DEMO_CITIZENS
+    ),
+    # Not enrolled yet: can self-register at /register and match the registry.
+    DemoRegistryRecord("5.678.901-6", "Lucía", "Martínez", "2000-02-29"),
+    # A Brazilian resident with a Uruguayan cédula.
+    DemoRegistryRecord("3.141.592-1", "Valentina", "Núñez da Silva", "1995-07-08", "BR"),
+    # Refused by a registry match: an expired document, a deceased holder.
+    DemoRegistryRecord("6.123.456-9", "Sofía", "González", "1990-10-10", "UY", "2020-05-31"),
+    DemoRegistryRecord("1.111.111-1", "Pedro", "Gómez", "1931-03-03", "UY", None, deceased=True),
+)
+"""The demo civil registry (``idp verify registry`` reads it): the demo citizens and a few
+more sample people."""
+
+
+def seed_registry(session: Session) -> dict[str, CivilRegistryRecord]:
+    """Add the demo registry's missing records; every demo record by normalised number."""
+    rows: dict[str, CivilRegistryRecord] = {}
+    for person in DEMO_REGISTRY:
+        number = normalise_document_number(person.document_number)
+        row = session.scalars(
+            select(CivilRegistryRecord).where(
+                CivilRegistryRecord.document_country == "UY",
+                CivilRegistryRecord.document_type == "ci",
+                CivilRegistryRecord.document_number == number,
+            )
+        ).one_or_none()
+        if row is None:
+            row = CivilRegistryRecord(
+                document_country="UY",
+                document_type="ci",
+                document_number=number,
+                given_name=person.given_name,
+                family_name=person.family_name,
+                birthdate=date.fromisoformat(person.birthdate),
+                nationality=person.nationality,
+                document_expires_on=(
+                    date.fromisoformat(person.document_expires_on)
+                    if person.document_expires_on
+                    else None
+                ),
+                deceased=person.deceased,
+            )
+            session.add(row)
+            session.flush()
+        rows[number] = row
+    return rows
+
+
+def record_demo_evidence(
+    session: Session,
+    *,
+    citizen: Citizen,
+    level: int,
+    registry_row: CivilRegistryRecord | None,
+    now: datetime,
+) -> None:
+    """One evidence record for a demo citizen's level, as the real checks would leave it:
+    level 1 a confirmed email; level 2 a video check on top of a registry match (one record
+    carrying both); level 3 an in-person check with the document in hand."""
+    if level >= EMAIL_LEVEL:
+        citizen.email_verified = citizen.email is not None
+    if level == EMAIL_LEVEL:
+        record_evidence(
+            session,
+            citizen=citizen,
+            level=EMAIL_LEVEL,
+            method=VerificationMethod.EMAIL,
+            evidence_type=EvidenceType.ELECTRONIC_RECORD,
+            check_method=CheckMethod.DATA,
+            verifier=DEMO_VERIFIER,
+            now=now,
+            with_document=False,
+            note="Demo: email address confirmed with a mailed code.",
+            attributes={"email": citizen.email, "record_type": "email_address"},
+        )
+    elif level == VIDEO_LEVEL:
+        attributes: dict[str, object] = {"person_check": CheckMethod.PVR.value}
+        if registry_row is not None:
+            entry = RegistryEntry(
+                record_id=str(registry_row.id),
+                document_country=registry_row.document_country,
+                document_type=registry_row.document_type,
+                document_number=registry_row.document_number,
+                given_name=registry_row.given_name,
+                family_name=registry_row.family_name,
+                birthdate=registry_row.birthdate,
+                nationality=registry_row.nationality,
+                document_expires_on=registry_row.document_expires_on,
+                deceased=registry_row.deceased,
+            )
+            attributes = {**registry_attributes(DemoCivilRegistry.name, entry), **attributes}
+        record_evidence(
+            session,
+            citizen=citizen,
+            level=VIDEO_LEVEL,
+            method=VerificationMethod.VIDEO,
+            evidence_type=EvidenceType.DOCUMENT,
+            check_method=CheckMethod.VRI,
+            verifier=DEMO_VERIFIER,
+            now=now,
+            note="Demo: civil registry match, then an operator's video check.",
+            attributes=attributes,
+        )
+    elif level == IN_PERSON_LEVEL:
+        expires = registry_row.document_expires_on if registry_row is not None else None
+        attributes = {"person_check": CheckMethod.PVP.value}
+        if expires is not None:
+            attributes["date_of_expiry"] = expires.isoformat()
+        record_evidence(
+            session,
+            citizen=citizen,
+            level=IN_PERSON_LEVEL,
+            method=VerificationMethod.IN_PERSON,
+            evidence_type=EvidenceType.DOCUMENT,
+            check_method=CheckMethod.VPIP,
+            verifier=DEMO_VERIFIER,
+            now=now,
+            note="Demo: checked in person by a registration authority, document in hand.",
+            attributes=attributes,
+        )
+
+
 @app.command("seed")
 def seed(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Create development keys if none exist and the demo citizens (idempotent)."""
+    """Create development keys if none exist, the demo citizens with their evidence and the
+    demo civil registry (idempotent)."""
     settings = common.settings()
     if settings.is_production:
         common.fail("Demo data is refused in production mode.")
@@ -70,18 +233,26 @@ def seed(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
                 session, store=keys.key_store(settings), now=utc_now()
             )
             created_keys = [key.kid for key in created]
+        registry_rows = seed_registry(session)
         for request in DEMO_CITIZENS:
-            citizen = citizen_store.find_by_username(
-                session, username=request.document_number.replace(".", "").replace("-", "")
-            )
+            username = normalise_document_number(request.document_number)
+            citizen = citizen_store.find_by_username(session, username=username)
             if citizen is None:
+                now = utc_now()
                 citizen = create_citizen(
                     session,
-                    request=request,
+                    request=replace(request, verification_level=0),
                     password=DEMO_PASSWORD,
                     hasher=hasher,
-                    now=utc_now(),
-                    verifier="demo seed",
+                    now=now,
+                    verifier=DEMO_VERIFIER,
+                )
+                record_demo_evidence(
+                    session,
+                    citizen=citizen,
+                    level=request.verification_level,
+                    registry_row=registry_rows.get(username),
+                    now=now,
                 )
             logins.append(
                 {

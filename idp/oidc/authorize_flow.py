@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from idp.assurance.methods import CARD_STRENGTH
+from idp.assurance.totp import has_confirmed_totp
 from idp.audit import log as audit_log
 from idp.audit.log import AuditEvent
 from idp.errors import (
@@ -63,7 +64,6 @@ from idp.oidc.step_up import (
     Unmet,
     current_assurance,
     gate,
-    has_confirmed_totp,
     requirement_of,
 )
 from idp.storage import authorization as pending_store

@@ -41,6 +41,12 @@ MAX_CLAIMS_PARAMETER_LENGTH = 8 * 1024
 VERIFIED_CLAIMS = "verified_claims"
 PURPOSE_LENGTH = range(3, 301)
 """OIDC4IDA: a ``purpose`` is 3 to 300 characters long, else the request is invalid."""
+MAX_NESTING = 8
+"""How deep a ``verified_claims`` request may nest (``verification.evidence[].document_details.
+issuer.country_code`` is 5 deep)."""
+QUERY_MEMBERS = frozenset({"essential", "value", "values", "max_age", "purpose"})
+"""Members of a requested element that query it (OIDC Core 5.5.1, OIDC4IDA ``max_age`` and
+``purpose``); any other member names a nested element."""
 
 
 class ClaimsRequestError(ValueError):
@@ -99,13 +105,24 @@ class ClaimsRequest:
 EMPTY_CLAIMS_REQUEST = ClaimsRequest(id_token={}, userinfo={})
 
 
-def _check_constraints(request: Any, where: str) -> None:
+def _check_constraints(request: Any, where: str, depth: int = 0) -> None:
     """A requested element: null, or an object whose query members are well-typed (OIDC Core
-    5.5.1; ``max_age`` and ``purpose`` from OIDC4IDA)."""
+    5.5.1; ``max_age`` and ``purpose`` from OIDC4IDA) and whose nested elements (an object,
+    or an array of them such as ``check_details``) are requested elements too."""
     if request is None:
         return
     if not isinstance(request, dict):
         raise ClaimsRequestError(f"{where} must be null or a JSON object.")
+    if depth > MAX_NESTING:
+        raise ClaimsRequestError(f"{where} is nested too deeply.")
+    for name, nested in request.items():
+        if name in QUERY_MEMBERS:
+            continue
+        if isinstance(nested, list):
+            for index, entry in enumerate(nested):
+                _check_constraints(entry, f"{where}.{name}[{index}]", depth + 1)
+        else:
+            _check_constraints(nested, f"{where}.{name}", depth + 1)
     if not isinstance(request.get("essential", False), bool):
         raise ClaimsRequestError(f"{where}.essential must be a boolean.")
     if "values" in request and not isinstance(request["values"], list):
@@ -116,9 +133,7 @@ def _check_constraints(request: Any, where: str) -> None:
     ):
         raise ClaimsRequestError(f"{where}.max_age must be a non-negative integer.")
     purpose = request.get("purpose")
-    if purpose is not None and (
-        not isinstance(purpose, str) or len(purpose) not in PURPOSE_LENGTH
-    ):
+    if purpose is not None and (not isinstance(purpose, str) or len(purpose) not in PURPOSE_LENGTH):
         raise ClaimsRequestError(f"{where}.purpose must be a string of 3 to 300 characters.")
 
 
@@ -138,12 +153,7 @@ def _check_evidence(evidence: Any, where: str) -> None:
             raise ClaimsRequestError(f"{entry_where}.type must be an object with a string value.")
         if "values" in kind:
             raise ClaimsRequestError(f"{entry_where}.type must not use values.")
-        for name, request in entry.items():
-            if name != "check_details" and isinstance(request, dict):
-                _check_constraints(request, f"{entry_where}.{name}")
-        check_details = entry.get("check_details")
-        if check_details is not None and not isinstance(check_details, (list, dict)):
-            raise ClaimsRequestError(f"{entry_where}.check_details must be an array or object.")
+        _check_constraints(entry, entry_where)
 
 
 def _parse_verified_claims(value: Any, where: str) -> tuple[dict[str, Any], ...]:
@@ -175,21 +185,20 @@ def _parse_verified_claims(value: Any, where: str) -> tuple[dict[str, Any], ...]
 
 
 def _parse_member(
-    value: Any, where: str, *, stored: bool = False
+    value: Any, where: str
 ) -> tuple[dict[str, ClaimRequest], tuple[dict[str, Any], ...]]:
-    """The individual claims of one target, and its ``verified_claims`` requests. ``stored``
-    reads our own JSON, where a null ``verified_claims`` (from before it was supported) is
-    dropped instead of refused."""
+    """The individual claims of one target, and its ``verified_claims`` requests. A null
+    ``verified_claims`` names nothing to verify: it stays an ordinary (inert) claim request,
+    as it was before verified claims were supported."""
     if value is None:
         return {}, ()
     if not isinstance(value, dict):
         raise ClaimsRequestError(f"claims.{where} must be a JSON object.")
-    value = dict(value)
     verified_requests: tuple[dict[str, Any], ...] = ()
-    if VERIFIED_CLAIMS in value:
+    if value.get(VERIFIED_CLAIMS) is not None:
+        value = dict(value)
         verified = value.pop(VERIFIED_CLAIMS)
-        if verified is not None or not stored:
-            verified_requests = _parse_verified_claims(verified, f"claims.{where}.verified_claims")
+        verified_requests = _parse_verified_claims(verified, f"claims.{where}.verified_claims")
     parsed: dict[str, ClaimRequest] = {}
     for name, request in value.items():
         if request is None:
@@ -211,9 +220,9 @@ def _parse_member(
     return parsed, verified_requests
 
 
-def _claims_request(document: dict[str, Any], *, stored: bool) -> ClaimsRequest:
-    id_token, id_token_verified = _parse_member(document.get("id_token"), "id_token", stored=stored)
-    userinfo, userinfo_verified = _parse_member(document.get("userinfo"), "userinfo", stored=stored)
+def _claims_request(document: dict[str, Any]) -> ClaimsRequest:
+    id_token, id_token_verified = _parse_member(document.get("id_token"), "id_token")
+    userinfo, userinfo_verified = _parse_member(document.get("userinfo"), "userinfo")
     return ClaimsRequest(
         id_token=id_token,
         userinfo=userinfo,
@@ -230,17 +239,17 @@ def parse_claims_parameter(raw: str | None) -> ClaimsRequest:
         raise ClaimsRequestError("The claims parameter is too long.")
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ClaimsRequestError("The claims parameter is not valid JSON.") from None
     if not isinstance(document, dict):
         raise ClaimsRequestError("The claims parameter must be a JSON object.")
-    return _claims_request(document, stored=False)
+    return _claims_request(document)
 
 
 def claims_request_from_json(document: dict[str, Any] | None) -> ClaimsRequest:
     if not document:
         return EMPTY_CLAIMS_REQUEST
-    return _claims_request(document, stored=True)
+    return _claims_request(document)
 
 
 def scope_claim_names(scopes: list[str] | set[str] | tuple[str, ...]) -> set[str]:

@@ -12,6 +12,11 @@ describe the login or the token rather than the person (``sub``, ``auth_time``, 
 personal data. A claim we do not know is treated as personal data and must be agreed to by
 name, so that a claim added to the provider later is never released on an older consent.
 
+``verified_claims`` (OpenID Connect for Identity Assurance 1.0) is agreed to by name, as
+personal data of its own (how, when and with which documents the identity was verified), and
+so is each claim requested inside it, exactly like a claim requested on its own: the citizen
+sees both on the consent page, and what they agreed to is then released as requested.
+
 Pure functions of explicit inputs; the router looks up the row and renders the page.
 """
 
@@ -32,7 +37,9 @@ PROTOCOL_CLAIMS = frozenset(
 DESCRIBED_SCOPES = ("profile", "email", "phone", "address", "document", "offline_access")
 """Scopes the consent page explains in plain language (``openid`` has its own line)."""
 
-DESCRIBED_CLAIMS = frozenset(name for names in SCOPE_CLAIMS.values() for name in names)
+DESCRIBED_CLAIMS = frozenset(
+    {*(name for names in SCOPE_CLAIMS.values() for name in names), "verified_claims"}
+)
 """Claims with a plain-language description; any other personal claim is shown by name."""
 
 ALLOW = "allow"
@@ -53,9 +60,15 @@ def personal_claims(names: Iterable[str]) -> frozenset[str]:
     return frozenset(name for name in names if name not in PROTOCOL_CLAIMS)
 
 
+def requested_claim_names(request: ValidatedRequest) -> set[str]:
+    """Claims requested individually (OIDC Core 5.5), plus ``verified_claims`` and the claims
+    requested inside it."""
+    return set(request.claim_names()) | request.claims_request().verified_claim_names()
+
+
 def requested_consent(request: ValidatedRequest) -> ConsentRequest:
     return ConsentRequest(
-        scopes=frozenset(request.scopes), claims=personal_claims(request.claim_names())
+        scopes=frozenset(request.scopes), claims=personal_claims(requested_claim_names(request))
     )
 
 

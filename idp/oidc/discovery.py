@@ -8,14 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.assurance import verified_claims
 from idp.assurance.profiles import PROFILES
 from idp.config import SUPPORTED_LANGUAGES, Settings
 from idp.oidc import endpoints
-from idp.oidc.claims import SUPPORTED_CLAIMS
+from idp.oidc.claims import SUPPORTED_CLAIMS, VERIFIED_CLAIMS
 from idp.oidc.clients import SUPPORTED_ID_TOKEN_ALGS, SUPPORTED_SCOPES, GrantType
 
 CLIENT_ASSERTION_ALGS = ["RS256", "PS256", "ES256", "EdDSA"]
 AUTHENTICATED_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+def identity_assurance_metadata(settings: Settings) -> dict[str, Any]:
+    """OpenID Connect for Identity Assurance 1.0, "OP metadata"."""
+    return {
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [verified_claims.trust_framework_for(settings).name],
+        "claims_in_verified_claims_supported": list(verified_claims.CLAIMS_IN_VERIFIED_CLAIMS),
+        "evidence_supported": list(verified_claims.EVIDENCE_SUPPORTED),
+        "documents_supported": list(verified_claims.DOCUMENTS_SUPPORTED),
+        "documents_check_methods_supported": list(verified_claims.DOCUMENT_CHECK_METHODS_SUPPORTED),
+        "electronic_records_supported": list(verified_claims.ELECTRONIC_RECORDS_SUPPORTED),
+    }
 
 
 def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[str, Any]:
@@ -45,8 +59,9 @@ def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[st
         "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": PROFILES[settings.acr_profile].supported_acr_values(),
-        "claims_supported": list(SUPPORTED_CLAIMS),
+        "claims_supported": [*SUPPORTED_CLAIMS, VERIFIED_CLAIMS],
         "claims_parameter_supported": True,
+        **identity_assurance_metadata(settings),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,

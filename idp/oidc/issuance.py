@@ -6,7 +6,9 @@
 - ID tokens: OIDC Core 2, 3.1.3.6 (``at_hash``) and 12.2 (after a refresh: same ``auth_time``,
   no ``nonce``), signed with the client's ``id_token_signed_response_alg``. Scope claims are not
   in the ID token when an access token is issued (OIDC Core 5.4: they go to UserInfo); claims
-  requested individually for the ID token with the ``claims`` parameter are (OIDC Core 5.5).
+  requested individually for the ID token with the ``claims`` parameter are (OIDC Core 5.5),
+  and so is ``verified_claims`` when requested there (OpenID Connect for Identity Assurance 1.0,
+  built by ``idp.assurance.verified_claims``).
 - Refresh tokens: opaque, 256 random bits, stored only as a SHA-256 hash (OIDC Core 11, RFC
   9700 4.14), and only when the client may use them.
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from idp.assurance.verified_claims import release_verified_claims
 from idp.config import Settings
 from idp.errors import ServerError
 from idp.oidc import jose, tokens
@@ -96,15 +99,28 @@ def access_token(
     return IssuedAccessToken(token=token, expires_in=ttl, jti=jti)
 
 
-def id_token_claims_requested(citizen: Citizen, grant: Grant) -> dict[str, Any]:
+def id_token_claims_requested(
+    citizen: Citizen, grant: Grant, *, settings: Settings, subject: str, now: datetime
+) -> dict[str, Any]:
     """Claims the relying party asked for individually in the ID token (OIDC Core 5.5), and
-    only those: scope claims are UserInfo's when an access token is issued (OIDC Core 5.4)."""
-    requested = claims_request_from_json(grant.claims).id_token
-    if not requested:
-        return {}
-    return release_claims(
-        values=citizen_claim_values(citizen), scope_names=set(), requested=requested
+    only those: scope claims are UserInfo's when an access token is issued (OIDC Core 5.4).
+    ``verified_claims`` too, when asked for in the ID token (OIDC4IDA)."""
+    request = claims_request_from_json(grant.claims)
+    released: dict[str, Any] = {}
+    if request.id_token:
+        released = release_claims(
+            values=citizen_claim_values(citizen), scope_names=set(), requested=request.id_token
+        )
+    released.update(
+        release_verified_claims(
+            request.id_token_verified_claims,
+            citizen=citizen,
+            settings=settings,
+            subject=subject,
+            now=now,
+        )
     )
+    return released
 
 
 def id_token(
@@ -134,7 +150,9 @@ def id_token(
         amr=grant.amr,
         sid=grant.sid,
         at_hash=tokens.left_half_hash(access_token_value, alg),
-        extra_claims=id_token_claims_requested(citizen, grant),
+        extra_claims=id_token_claims_requested(
+            citizen, grant, settings=settings, subject=subject, now=now
+        ),
     )
     return _sign(keyring, claims, alg=alg, typ=tokens.ID_TOKEN_TYPE)
 

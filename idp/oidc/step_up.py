@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.assurance.levels import AcrRequirement, acr_level, requested_requirement
@@ -33,7 +32,7 @@ from idp.assurance.profiles import PROFILES, AcrProfile
 from idp.config import Settings
 from idp.oidc.authorize import ValidatedRequest
 from idp.storage import citizens as citizen_store
-from idp.storage.models import BrowserSession, Citizen, TotpCredential
+from idp.storage.models import BrowserSession, Citizen
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +110,6 @@ def gate(requirement: AcrRequirement, assurance: Assurance) -> GateOutcome:
     if assurance.strength < requirement.minimum_level:
         return StepUpNeeded(required_level=requirement.minimum_level)
     return Proceed(assurance=assurance)
-
-
-def has_confirmed_totp(db: Session, *, citizen_id: int) -> bool:
-    confirmed = db.scalar(
-        select(TotpCredential.confirmed_at).where(TotpCredential.citizen_id == citizen_id)
-    )
-    return confirmed is not None
 
 
 def methods_reaching(level: int) -> tuple[str, ...]:

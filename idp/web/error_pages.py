@@ -42,6 +42,9 @@ JSON_ONLY_PATHS = frozenset(
         endpoints.JWKS,
         endpoints.DISCOVERY,
         endpoints.AUTHORIZATION_SERVER_METADATA,
+        "/metrics",
+        "/healthz",
+        "/readyz",
     }
 )
 """Endpoints that machines call: their errors are JSON (RFC 6749 5.2, RFC 6750 3) whatever

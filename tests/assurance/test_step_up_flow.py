@@ -8,6 +8,7 @@ written into the session as those pages do (``record_method``), to test the gate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import parse_qsl, urljoin, urlsplit
@@ -19,11 +20,13 @@ from httpx import Response
 from sqlalchemy import select
 
 from idp.app import create_app
+from idp.assurance.demo_card import DemoCaFiles, sign_challenge
 from idp.assurance.methods import AuthMethod, record_method
 from idp.config import Settings
 from idp.context import utc_now
 from idp.oidc import endpoints
 from idp.storage.models import AuthorizationRequest, BrowserSession, TotpCredential
+from tests.assurance.test_totp import code_at, enrolled
 from tests.helpers import add_citizen, csrf_token_of
 from tests.oidc.conftest import RegisteredClient
 from tests.oidc.flow import authorize_url, pkce_pair, query_of, redeem
@@ -332,3 +335,80 @@ def test_the_eidas_profile_names_levels_with_eidas_uris(
         "http://eidas.europa.eu/LoA/substantial",
         "http://eidas.europa.eu/LoA/high",
     ]
+
+
+def test_a_password_login_asked_for_level_2_steps_up_with_totp_and_resumes(
+    app: FastAPI, client: TestClient, register
+) -> None:
+    """The whole path through the real pages: login, the TOTP page, consent, the ID token."""
+    citizen_id = _citizen(app, 2)
+    secret, _recovery = enrolled(app, citizen_id, app.state.provider.clock())
+    registered = register()
+    started, verifier = _start(client, registered, acr_values=NID(2), nonce="n-2")
+    login_page = _follow(client, started)
+    request_id = dict(parse_qsl(urlsplit(str(login_page.url)).query))["request_id"]
+    totp_page = _log_in_at(client, login_page)
+    assert urlsplit(str(totp_page.url)).path == endpoints.STEP_UP_TOTP
+
+    posted = client.post(
+        endpoints.STEP_UP_TOTP,
+        data={
+            "csrf_token": csrf_token_of(totp_page),
+            "request_id": request_id,
+            "code": code_at(secret, app.state.provider.clock()),
+        },
+        follow_redirects=False,
+    )
+    assert posted.headers["location"] == f"{endpoints.AUTHORIZE_CONTINUE}?request_id={request_id}"
+    redirect = _consent(client, _follow(client, posted))
+    claims = _id_token(client, registered, redirect, verifier)
+    assert claims["acr"] == NID(2)
+    assert claims["nonce"] == "n-2"  # the original request, resumed
+    assert "otp" in claims["amr"]
+    assert "urn:iduruguay:am:totp" in claims["amr"]
+
+
+def test_a_password_login_asked_for_level_3_steps_up_with_the_software_card(
+    app: FastAPI, client: TestClient, register
+) -> None:
+    """Level 3 through the real card page: the demo CA issues the citizen's software card,
+    which signs the page's challenge; the request resumes with nid:3 and the card's amr."""
+    provider = app.state.provider
+    settings = provider.settings
+    _citizen(app, 3)
+    authority = DemoCaFiles.under(settings.keys_dir, settings.key_passphrase_bytes()).create(
+        now=provider.clock()
+    )
+    key, certificate = authority.issue_card(
+        document_number=USERNAME.replace(".", "").replace("-", ""), now=provider.clock()
+    )
+    registered = register()
+    started, verifier = _start(client, registered, acr_values=NID(3))
+    login_page = _follow(client, started)
+    request_id = dict(parse_qsl(urlsplit(str(login_page.url)).query))["request_id"]
+    card_page = _log_in_at(client, login_page)
+    assert urlsplit(str(card_page.url)).path == endpoints.STEP_UP_CARD
+    challenge = re.search(r"--challenge ([A-Za-z0-9_-]{20,})", card_page.text)
+    assert challenge is not None, card_page.text
+
+    answer = sign_challenge(
+        key=key,
+        certificate=certificate,
+        challenge=challenge.group(1),
+        audience=settings.issuer,
+        now=provider.clock(),
+    )
+    posted = client.post(
+        endpoints.STEP_UP_CARD,
+        data={
+            "csrf_token": csrf_token_of(card_page),
+            "request_id": request_id,
+            "card_response": answer,
+        },
+        follow_redirects=False,
+    )
+    assert posted.headers["location"] == f"{endpoints.AUTHORIZE_CONTINUE}?request_id={request_id}"
+    claims = _id_token(client, registered, _consent(client, _follow(client, posted)), verifier)
+    assert claims["acr"] == NID(3)
+    assert "hwk" in claims["amr"]
+    assert "urn:iduruguay:am:ci" in claims["amr"]

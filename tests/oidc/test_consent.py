@@ -118,7 +118,7 @@ def test_claims_asked_for_by_name_are_listed_and_login_claims_are_not(
 ) -> None:
     registered = register()
     claims = (
-        '{"userinfo": {"email": null, "given_name": null, "verified_claims": null},'
+        '{"userinfo": {"email": null, "given_name": null, "shoe_size": null},'
         ' "id_token": {"acr": {"essential": true}, "auth_time": null}}'
     )
     location = consent_location(
@@ -126,7 +126,7 @@ def test_claims_asked_for_by_name_are_listed_and_login_claims_are_not(
     )
     page = client.get(location).text
     assert "<li>Your email address.</li>" in page  # not in the profile scope
-    assert "<li>The item “verified_claims”.</li>" in page  # unknown: named as it is
+    assert "<li>The item “shoe_size”.</li>" in page  # unknown: named as it is
     assert "Your given name." not in page  # already part of the profile scope
     assert "acr" not in page
     assert "auth_time" not in page

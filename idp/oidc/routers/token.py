@@ -40,6 +40,7 @@ from idp.oidc.token import (
     parse_token_form,
     requested_grant_type,
 )
+from idp.ops.metrics import count_token_issued
 from idp.storage.models import ClientAuthMethod, OAuthClient
 
 router = APIRouter()
@@ -107,4 +108,5 @@ def token(request: Request, form: FormDep, db: DbDep, context: ContextDep) -> JS
     body = GRANT_HANDLERS[grant_type](
         db, form=form, client=client, keyring=context.keyring, settings=context.settings, now=now
     )
+    count_token_issued(request, grant_type)
     return JSONResponse(body, headers=NO_STORE)

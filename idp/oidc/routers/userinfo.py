@@ -1,4 +1,5 @@
-"""UserInfo endpoint (OIDC Core 5.3), GET and POST."""
+"""UserInfo endpoint (OIDC Core 5.3), GET and POST; ``verified_claims`` when the ``claims``
+parameter asked for them at UserInfo (OpenID Connect for Identity Assurance 1.0)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.assurance.verified_claims import release_verified_claims
 from idp.dependencies import ContextDep, DbDep
 from idp.errors import InvalidToken
 from idp.oidc import endpoints, jose
@@ -66,12 +68,23 @@ def userinfo(
     if grant is None or client is None or citizen is None or citizen.status != CitizenStatus.ACTIVE:
         raise InvalidToken(headers=challenge("invalid_token"))
     settings = context.settings
+    requested = claims_request_from_json(grant.claims)
+    subject = subject_of(citizen, client, settings)
     body = release_claims(
         values=citizen_claim_values(citizen),
         scope_names=scope_claim_names(scopes),
-        requested=claims_request_from_json(grant.claims).userinfo,
+        requested=requested.userinfo,
     )
-    body["sub"] = subject_of(citizen, client, settings)
+    body.update(
+        release_verified_claims(
+            requested.userinfo_verified_claims,
+            citizen=citizen,
+            settings=settings,
+            subject=subject,
+            now=context.clock(),
+        )
+    )
+    body["sub"] = subject
     if client.userinfo_signed_response_alg:
         body.update({"iss": settings.issuer, "aud": client.client_id})
         signed = jose.sign(
