@@ -8,7 +8,10 @@ STAMP := $(VENV)/.installed-stamp
 
 IDP_HOST ?= 127.0.0.1
 IDP_PORT ?= 8000
+RP_PORT ?= 8001
 export IDP_ISSUER ?= http://$(IDP_HOST):$(IDP_PORT)
+export RP_ISSUER ?= $(IDP_ISSUER)
+export RP_BASE_URL ?= http://$(IDP_HOST):$(RP_PORT)
 
 .PHONY: run test lint format venv clean
 
@@ -25,8 +28,8 @@ $(STAMP): requirements-dev.lock pyproject.toml
 run: venv
 	$(BIN)/idp db upgrade
 	$(BIN)/idp demo seed
-	@echo "Provider (UY): $(IDP_ISSUER)/login   - stop with Ctrl-C"
-	$(BIN)/idp serve --host $(IDP_HOST) --port $(IDP_PORT)
+	$(BIN)/rp-demo register
+	$(BIN)/python -m relying_party_demo.launcher --host $(IDP_HOST) --idp-port $(IDP_PORT) --rp-port $(RP_PORT)
 
 test: venv
 	$(BIN)/pytest
