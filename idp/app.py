@@ -12,6 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from idp import __version__
 from idp.accounts.routes import router as accounts_router
+from idp.assurance.card_routes import router as card_router
+from idp.assurance.enrolment_routes import router as enrolment_router
+from idp.assurance.totp_routes import router as totp_router
 from idp.config import Settings, load_settings
 from idp.context import ProviderContext
 from idp.errors import ProviderError
@@ -25,6 +28,7 @@ from idp.oidc.routers import (
     token,
     userinfo,
 )
+from idp.ops import install_operations
 from idp.startup import run_startup_checks
 from idp.storage.database import Database
 from idp.web import error_pages
@@ -65,6 +69,9 @@ def create_app(
     app.add_exception_handler(Exception, error_pages.handle_unexpected_error)
 
     app.include_router(accounts_router)
+    app.include_router(enrolment_router)
+    app.include_router(totp_router)
+    app.include_router(card_router)
     for protocol_router in (
         discovery.router,
         authorize.router,
@@ -77,6 +84,7 @@ def create_app(
         app.include_router(protocol_router)
     app.mount("/static", StaticFiles(packages=[("idp.web", "static")]), name="static")
 
+    install_operations(app, context)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.uses_https)
     return app
 

@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         description="Names of the assurance levels (acr) and methods (amr): `iduruguay` "
         "(urn:iduruguay:nid:0..3) or `eidas` (http://eidas.europa.eu/LoA/low|substantial|high).",
     )
+    identity_trust_framework: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="`trust_framework` of `verified_claims` (OpenID Connect for Identity "
+        "Assurance 1.0). Default: `eidas` under the eidas acr profile, else `uy_iduruguay`.",
+    )
     step_up_lifetime_seconds: int = Field(
         default=10 * 60,
         ge=30,
@@ -163,8 +170,59 @@ class Settings(BaseSettings):
         "long; then the session falls back to its password level.",
     )
 
+    eid_ca_file: Path | None = Field(
+        default=None,
+        description="PEM bundle of the national CA chain that issues eID card certificates "
+        "(roots and intermediates). Without it, development uses the demo CA of `idp card "
+        "demo-ca` under the keys folder and production offers no card authentication.",
+    )
+    eid_crl_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CRLs of that chain; when set, a card whose revocation "
+        "status it does not cover is refused. Refresh it before each CRL's nextUpdate.",
+    )
+    card_challenge_ttl_seconds: int = Field(
+        default=120, ge=30, le=15 * 60, description="Time to sign an eID card challenge."
+    )
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
+
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for mail to citizens (email codes). Without it, mail is only "
+        "written to the outbox table, which development and tests read; set it in production.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = Field(default=None, description="SMTP login, if the server asks.")
+    smtp_password: SecretStr | None = Field(default=None)
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS before logging in."
+    )
+    mail_from: str = Field(
+        default="identidad-digital@localhost", description="Sender address of mail to citizens."
+    )
+
+    metrics_enabled: bool = Field(
+        default=True, description="Serve Prometheus metrics at /metrics (docs/operations)."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="If set, /metrics requires `Authorization: Bearer <token>`. Without it the "
+        "endpoint is open (production warns): expose it only to the monitoring network.",
+    )
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="`json` (one object per line) or `text`. Default: json in production, "
+        "text in development.",
+    )
+    max_concurrent_requests: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Requests one worker answers at once; beyond it, 503 with Retry-After: 1 "
+        "(probes and /metrics are exempt).",
+    )
 
     @field_validator("issuer")
     @classmethod

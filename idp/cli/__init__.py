@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from idp.cli import clients, db, demo, keys, serve, users
+from idp.cli import audit, card, clients, db, demo, keys, serve, users, verify
 
 app = typer.Typer(
     name="idp",
@@ -19,6 +19,9 @@ app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(clients.app, name="clients")
 app.add_typer(demo.app, name="demo")
+app.add_typer(verify.app, name="verify")
+app.add_typer(card.app, name="card")
+app.add_typer(audit.app, name="audit")
 app.command("serve")(serve.serve)
 
 
