@@ -27,6 +27,7 @@ from idp.assurance import eid_card
 from idp.assurance.methods import AuthMethod
 from idp.dependencies import BrowserDep
 from idp.oidc import endpoints
+from idp.storage import citizens as citizen_store
 from idp.web.browser import Browser
 from idp.web.i18n import Translator
 from idp.web.pages import FormError
@@ -37,7 +38,8 @@ router = APIRouter()
 
 MAX_FIELD_LENGTH = 1024
 RESPONSE_FIELD = "card_response"
-DEMO_CARD_FILE = "card.p12"
+DEMO_CARD_FILE = "var/demo-cards/{username}.p12"
+"""Where `make run` puts the demo citizens' software cards (development only)."""
 
 
 def _trust(browser: Browser) -> eid_card.CardTrust | None:
@@ -75,9 +77,11 @@ def _page(
         ttl=timedelta(seconds=settings.card_challenge_ttl_seconds),
     )
     demo_command = None
-    if not settings.is_production:
+    if not settings.is_production and session.citizen_id is not None:
+        citizen = citizen_store.get_by_id(browser.db, citizen_id=session.citizen_id)
+        card_file = DEMO_CARD_FILE.format(username=citizen.username if citizen else "card")
         demo_command = (
-            f"idp card sign --card {DEMO_CARD_FILE} --challenge {challenge.challenge} "
+            f"idp card sign --card {card_file} --challenge {challenge.challenge} "
             f"--audience {settings.issuer}"
         )
     return browser.render(

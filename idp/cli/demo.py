@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Annotated
@@ -23,11 +24,12 @@ from idp.assurance.enrolment import (
     record_evidence,
 )
 from idp.assurance.registry import DemoCivilRegistry, RegistryEntry, registry_attributes
+from idp.assurance.totp import SecondFactorKeys, code_at
 from idp.cli import common
 from idp.context import utc_now
 from idp.signing_keys import service as keys
 from idp.storage import citizens as citizen_store
-from idp.storage.models import Citizen, CivilRegistryRecord
+from idp.storage.models import Citizen, CivilRegistryRecord, TotpCredential
 
 app = typer.Typer(help="Demonstration data (development only).", no_args_is_help=True)
 
@@ -72,6 +74,13 @@ DEMO_CITIZENS = (
 
 
 DEMO_VERIFIER = "demo seed"
+
+DEMO_TOTP_SECRET_BASE32 = "KRSXG5CDNFSGC5DBNZUWCZDFNR2XE5LHOVQXSCQK"
+"""The demo citizens' authenticator secret: public on purpose (printed, documented), so that
+anyone can add it to an authenticator app or run ``idp demo totp-code`` to step up."""
+
+DEMO_TOTP_FROM_LEVEL = 2
+"""Demo citizens verified at this level or above have the demo authenticator set up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +234,7 @@ def seed(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
     if settings.is_production:
         common.fail("Demo data is refused in production mode.")
     hasher = PasswordHasher.from_settings(settings)
+    totp_keys = SecondFactorKeys.from_settings(settings)
     created_keys: list[str] = []
     logins: list[dict[str, object]] = []
     with common.operator_errors(), common.database(settings) as db, db.transaction() as session:
@@ -254,6 +264,9 @@ def seed(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
                     registry_row=registry_rows.get(username),
                     now=now,
                 )
+            has_demo_totp = request.verification_level >= DEMO_TOTP_FROM_LEVEL
+            if has_demo_totp:
+                seed_demo_totp(session, citizen=citizen, keys=totp_keys, now=utc_now())
             logins.append(
                 {
                     "username": request.document_number,
@@ -262,6 +275,7 @@ def seed(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
                     "verification_level": citizen_store.verification_level(
                         session, citizen_id=citizen.id
                     ),
+                    "totp_secret": DEMO_TOTP_SECRET_BASE32 if has_demo_totp else None,
                 }
             )
     if json_output:
@@ -271,7 +285,38 @@ def seed(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
         typer.echo(f"Created development signing keys: {', '.join(created_keys)}")
     typer.echo("Demo logins (document number / password):")
     for login in logins:
+        authenticator = ", authenticator app set up" if login["totp_secret"] else ""
         typer.echo(
             f"  {login['username']:<14} {login['password']}  "
-            f"{login['name']} (verification level {login['verification_level']})"
+            f"{login['name']} (verification level {login['verification_level']}{authenticator})"
         )
+    typer.echo(
+        f"Demo authenticator secret (TOTP): {DEMO_TOTP_SECRET_BASE32}; "
+        "the current code: idp demo totp-code"
+    )
+
+
+def seed_demo_totp(
+    session: Session, *, citizen: Citizen, keys: SecondFactorKeys, now: datetime
+) -> None:
+    """Set up the public demo authenticator for a demo citizen, once."""
+    if session.get(TotpCredential, citizen.id) is not None:
+        return
+    secret = base64.b32decode(DEMO_TOTP_SECRET_BASE32)
+    session.add(
+        TotpCredential(
+            citizen_id=citizen.id,
+            secret_encrypted=keys.seal(secret, citizen_id=citizen.id),
+            created_at=now,
+            confirmed_at=now,
+        )
+    )
+    session.flush()
+
+
+@app.command("totp-code")
+def totp_code() -> None:
+    """Print the current code of the demo authenticator (development only)."""
+    if common.settings().is_production:
+        common.fail("Demo data is refused in production mode.")
+    typer.echo(code_at(base64.b32decode(DEMO_TOTP_SECRET_BASE32), utc_now()))

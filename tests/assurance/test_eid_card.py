@@ -189,7 +189,9 @@ def test_card_elevates_the_session_and_returns_to_the_request(
     card_app: FastAPI, signed_in: TestClient, card: Card
 ) -> None:
     page, challenge = open_page(signed_in)
-    assert "idp card sign --card card.p12 --challenge " + challenge in page.text
+    assert (
+        f"idp card sign --card var/demo-cards/{DOCUMENT}.p12 --challenge {challenge}" in page.text
+    )
     assert not card_proven(card_app)
 
     done = submit(signed_in, page, answer_for(card_app, card, challenge))

@@ -3,8 +3,15 @@ production."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+from sqlalchemy import select
+
+from idp.assurance import totp
+from idp.context import utc_now
+from idp.storage.database import Database, create_database_engine
+from idp.storage.models import TotpCredential
 from tests.cli.helpers import Cli, create_user, row_counts
 from tests.conftest import TEST_PASSPHRASE
 
@@ -55,10 +62,12 @@ def test_seed_without_json_prints_the_logins(sqlite_cli: Cli) -> None:
     lines = sqlite_cli.ok("demo", "seed").splitlines()
     assert lines[0].startswith("Created development signing keys: ")
     assert lines[1] == "Demo logins (document number / password):"
-    assert len(lines) == 6
-    for line, username in zip(lines[2:], DEMO_USERNAMES, strict=True):
+    assert len(lines) == 7
+    for line, username in zip(lines[2:6], DEMO_USERNAMES, strict=True):
         assert line.split()[:2] == [username, "demo-ciudadania"]
-    assert lines[5].endswith("(verification level 3)")
+    assert lines[2].endswith("(verification level 0)")
+    assert lines[5].endswith("(verification level 3, authenticator app set up)")
+    assert lines[6].startswith("Demo authenticator secret (TOTP): ")
     # A second run creates no keys, so it does not claim to.
     assert sqlite_cli.ok("demo", "seed").splitlines()[0] == (
         "Demo logins (document number / password):"
@@ -87,3 +96,32 @@ def test_production_settings_are_checked_before_anything(sqlite_cli: Cli) -> Non
     )
     assert sqlite_cli.snapshot() == before
     assert before["keys"] is None
+
+
+def test_seed_sets_up_the_demo_authenticator_for_levels_2_and_3(cli: Cli) -> None:
+    logins = cli.json("demo", "seed")["logins"]
+    secrets_by_level = {login["verification_level"]: login["totp_secret"] for login in logins}
+    assert secrets_by_level[0] is None
+    assert secrets_by_level[1] is None
+    assert secrets_by_level[2] == secrets_by_level[3]
+    secret = base64.b32decode(secrets_by_level[2])
+
+    database = Database(create_database_engine(cli.database_url))
+    try:
+        with database.transaction() as session:
+            rows = session.scalars(select(TotpCredential)).all()
+            assert len(rows) == 2
+            assert all(row.confirmed_at is not None for row in rows)
+            assert all(secrets_by_level[2] not in row.secret_encrypted for row in rows)
+    finally:
+        database.dispose()
+
+    code = cli.ok("demo", "totp-code").strip()
+    assert totp.matching_steps(secret, code, now=utc_now())  # the page would accept it
+    cli.json("demo", "seed")  # a second run adds nothing
+    database = Database(create_database_engine(cli.database_url))
+    try:
+        with database.transaction() as session:
+            assert len(session.scalars(select(TotpCredential)).all()) == 2
+    finally:
+        database.dispose()
