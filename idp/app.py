@@ -32,6 +32,7 @@ from idp.ops import install_operations
 from idp.startup import run_startup_checks
 from idp.storage.database import Database
 from idp.web import error_pages
+from idp.web.body_limit import BodyLimitMiddleware
 from idp.web.pages import create_template_environment
 from idp.web.security_headers import SecurityHeadersMiddleware
 
@@ -84,6 +85,7 @@ def create_app(
         app.include_router(protocol_router)
     app.mount("/static", StaticFiles(packages=[("idp.web", "static")]), name="static")
 
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     install_operations(app, context)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.uses_https)
     return app

@@ -185,6 +185,13 @@ class Settings(BaseSettings):
         default=120, ge=30, le=15 * 60, description="Time to sign an eID card challenge."
     )
 
+    max_request_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=16 * 1024,
+        le=16 * 1024 * 1024,
+        description="Requests with a larger body are refused with 413 before they are read.",
+    )
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
 

@@ -1,0 +1,59 @@
+"""Request size limits: every endpoint refuses a body above the ceiling with 413 before it is
+read into memory (declared with Content-Length) or as soon as it passes it (chunked), and the
+request changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from idp.storage.models import LoginFailureCounter
+from tests.helpers import add_citizen, csrf_token_of, log_in
+
+TOO_LARGE = 300 * 1024  # the default ceiling is 256 KiB
+
+
+def _failure_rows(app: FastAPI) -> int:
+    with app.state.provider.database.transaction() as session:
+        return session.scalar(select(func.count()).select_from(LoginFailureCounter)) or 0
+
+
+@pytest.mark.parametrize("path", ["/login", "/authorize", "/token", "/introspect", "/consent"])
+def test_a_declared_oversized_body_is_refused_with_413(client: TestClient, path: str) -> None:
+    response = client.post(
+        path,
+        content=b"a=" + b"x" * TOO_LARGE,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "request_too_large"
+
+
+def test_a_chunked_oversized_body_is_cut_off_and_changes_nothing(
+    app: FastAPI, client: TestClient
+) -> None:
+    page = client.get("/login")
+    token = csrf_token_of(page)
+
+    def chunks() -> Iterator[bytes]:
+        yield f"csrf_token={token}&username=12345672&password=".encode()
+        for _ in range(40):
+            yield b"x" * 8192
+
+    response = client.post(
+        "/login",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert _failure_rows(app) == 0  # the wrong password was never checked
+
+
+def test_ordinary_requests_pass(app: FastAPI, client: TestClient) -> None:
+    provider = app.state.provider
+    add_citizen(provider.database, provider.hasher)
+    assert log_in(client).status_code == 303
