@@ -131,8 +131,9 @@ def logging_config(log_format: LogFormat, *, level: str = "info") -> dict[str, A
         },
         "root": {"handlers": ["default"], "level": level.upper()},
         "loggers": {
-            "uvicorn": {"handlers": [], "propagate": True},
-            "uvicorn.error": {"handlers": [], "propagate": True},
+            # Levels set explicitly: uvicorn may have set its own on these loggers before.
+            "uvicorn": {"handlers": [], "propagate": True, "level": level.upper()},
+            "uvicorn.error": {"handlers": [], "propagate": True, "level": level.upper()},
             # uvicorn's access log writes the raw URL (query strings with codes); ours does not.
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
