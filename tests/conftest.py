@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from idp.app import create_app
 from idp.config import Settings
-from idp.storage.database import create_database_engine
+from idp.storage.database import Database, create_database_engine
 from idp.storage.migrate import upgrade_to_head
 from tests.support.postgresql import REQUIRE_VARIABLE, PostgreSQLUnavailable, throwaway_server
 
@@ -134,6 +134,14 @@ def sqlite_database_url(tmp_path: Path, sqlite_template: Path) -> str:
     path = tmp_path / "idp.sqlite3"
     shutil.copyfile(sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated database on the parametrised backend (SQLite and PostgreSQL)."""
+    db = Database(create_database_engine(database_url))
+    yield db
+    db.dispose()
 
 
 def make_settings(*, database_url: str, keys_dir: Path, **overrides: Any) -> Settings:

@@ -18,14 +18,6 @@ def hasher() -> PasswordHasher:
 
 
 @pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """A migrated database on the parametrised backend (SQLite and PostgreSQL)."""
-    db = Database(create_database_engine(database_url))
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
 def sqlite_database(sqlite_database_url: str) -> Iterator[Database]:
     """A migrated SQLite database, for tests whose subject is not the backend."""
     db = Database(create_database_engine(sqlite_database_url))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -53,14 +52,6 @@ from tests.helpers import add_citizen, csrf_token_of, log_in
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 EMAIL = "maria@example.uy"
 CODE = re.compile(r"\b([0-9]{6})\b")
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """A migrated database on the parametrised backend (SQLite and PostgreSQL)."""
-    db = Database(create_database_engine(database_url))
-    yield db
-    db.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,9 @@ removal or reordering is found by ``idp audit verify``, which names the first br
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
@@ -18,13 +16,6 @@ from tests.cli.helpers import Cli
 from tests.helpers import DEMO_PASSWORD, add_citizen, log_in
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(create_database_engine(database_url))
-    yield db
-    db.dispose()
 
 
 def _append(database: Database, count: int) -> None:
