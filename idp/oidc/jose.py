@@ -59,7 +59,12 @@ def verify(
     verify_exp: bool = True,
 ) -> VerifiedToken:
     """Verify one of our own tokens, or raise ``TokenInvalid``."""
-    if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+    if (
+        not token
+        or len(token) > MAX_TOKEN_LENGTH
+        or not token.isascii()  # base64url and dots only; also keeps surrogates out of PyJWT
+        or token.count(".") != 2
+    ):
         raise TokenInvalid("not a compact JWS of acceptable size")
     try:
         header = jwt.get_unverified_header(token)

@@ -18,6 +18,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from idp.oidc import jose
 from idp.oidc.jose import TokenInvalid
@@ -234,3 +236,48 @@ def test_a_flipped_bit_anywhere_breaks_the_token(keyring: KeyRing, verify) -> No
     tampered_payload = _b64(json.dumps(_claims(sub="someone-else")).encode())
     with pytest.raises(TokenInvalid):
         verify(f"{header}.{tampered_payload}.{signature}")
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(position=st.integers(min_value=0, max_value=10_000), replacement=st.characters())
+def test_any_single_character_change_is_refused_cleanly(
+    keyring: KeyRing, verify, position: int, replacement: str
+) -> None:
+    """Property: a token changed in any one character never verifies, and the verifier only
+    ever answers ``TokenInvalid`` (never another exception, which would be a 500)."""
+    token = jose.sign(keyring, _claims(), alg="ES256", typ="JWT")
+    index = position % len(token)
+    if token[index] == replacement:
+        return
+    changed = token[:index] + replacement + token[index + 1 :]
+    with pytest.raises(TokenInvalid):
+        verify(changed)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    header=st.dictionaries(
+        st.sampled_from(["alg", "typ", "kid", "crit", "jku", "x5c", "b64", "zip", "cty"]),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+        max_size=6,
+    ),
+    claims=st.dictionaries(
+        st.sampled_from(["iss", "aud", "sub", "exp", "iat", "nbf"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.text(), max_size=2)),
+        max_size=6,
+    ),
+)
+def test_arbitrary_headers_and_claims_never_crash_the_verifier(
+    verify, header: dict[str, Any], claims: dict[str, Any]
+) -> None:
+    """Property: whatever a forger puts in the header and payload (unsigned here), the answer
+    is ``TokenInvalid``."""
+    token = ".".join(
+        (_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(b"sig"))
+    )
+    with pytest.raises(TokenInvalid):
+        verify(token)
