@@ -12,7 +12,9 @@ from idp.storage.models import OAuthClient
 
 
 def get_client(session: Session, *, client_id: str) -> OAuthClient | None:
-    if not client_id or len(client_id) > 64:
+    """The client, or None; an id no client can have (too long, control characters such as
+    NUL, which PostgreSQL refuses with an error) is not looked up at all."""
+    if not client_id or len(client_id) > 64 or not client_id.isprintable():
         return None
     return session.get(OAuthClient, client_id)
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from idp.app import create_app
 from idp.storage.models import LoginFailureCounter
 from tests.helpers import add_citizen, csrf_token_of, log_in
 
@@ -57,3 +58,23 @@ def test_ordinary_requests_pass(app: FastAPI, client: TestClient) -> None:
     provider = app.state.provider
     add_citizen(provider.database, provider.hasher)
     assert log_in(client).status_code == 303
+
+
+@pytest.mark.parametrize("client_id", ["a\x00b", "\x00", "x" * 65, "tab\there"])
+def test_client_ids_no_client_can_have_are_invalid_client_not_errors(
+    database_url: str, settings_factory, client_id: str
+) -> None:
+    """A NUL byte in a client_id must never reach PostgreSQL (which refuses it with an error,
+    a 500): it is an unknown client like any other, on both backends."""
+    application = create_app(settings_factory(database_url))
+    try:
+        with TestClient(application, base_url="http://127.0.0.1:8000") as http:
+            response = http.post(
+                "/token",
+                data={"grant_type": "client_credentials", "client_id": client_id},
+                auth=(client_id.replace(":", ""), "secret") if "\x00" not in client_id else None,
+            )
+    finally:
+        application.state.provider.database.dispose()
+    assert response.status_code in (400, 401)
+    assert response.json()["error"] in ("invalid_client", "invalid_request")
