@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from idp import __version__
+from idp.accounts.account_pages import router as account_pages_router
 from idp.accounts.routes import router as accounts_router
 from idp.assurance.card_routes import router as card_router
 from idp.assurance.enrolment_routes import router as enrolment_router
@@ -70,6 +71,7 @@ def create_app(
     app.add_exception_handler(Exception, error_pages.handle_unexpected_error)
 
     app.include_router(accounts_router)
+    app.include_router(account_pages_router)
     app.include_router(enrolment_router)
     app.include_router(totp_router)
     app.include_router(card_router)

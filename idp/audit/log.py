@@ -36,6 +36,7 @@ class AuditEvent:
     STEP_UP = "login.step_up"
     CONSENT_GRANTED = "consent.granted"
     CONSENT_WITHDRAWN = "consent.withdrawn"
+    DATA_SHARED = "data.shared"
     TOKEN_ISSUED = "token.issued"
     KEY_CHANGED = "key.changed"
     VERIFICATION_RECORDED = "verification.recorded"

@@ -461,6 +461,15 @@ def _issue(
         code_ttl=timedelta(seconds=settings.authorization_code_ttl_seconds),
         grant_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
     )
+    audit_log.append(
+        browser.db,
+        event=AuditEvent.DATA_SHARED,
+        actor=f"citizen:{citizen.id}",
+        now=now,
+        citizen_id=citizen.id,
+        client_id=client.client_id,
+        details={"scopes": list(request.scopes), "claims": request.claim_names()},
+    )
     parameters = success_parameters(code=code, state=request.state, issuer=settings.issuer)
     return _respond(browser, request.destination(client.client_name), parameters)
 

@@ -1,4 +1,5 @@
-"""Fixtures of the accounts tests: the production hasher and a database on each backend."""
+"""Fixtures of the accounts tests: the production hasher and a database on each backend; the
+account pages also use the protocol fixtures (registered clients, the demo citizen)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import pytest
 from idp.accounts.passwords import PasswordHasher
 from idp.config import Settings
 from idp.storage.database import Database, create_database_engine
+from tests.oidc.conftest import citizen_id, register
+
+__all__ = ["citizen_id", "register"]
 
 
 @pytest.fixture
