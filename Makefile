@@ -13,7 +13,7 @@ export IDP_ISSUER ?= http://$(IDP_HOST):$(IDP_PORT)
 export RP_ISSUER ?= $(IDP_ISSUER)
 export RP_BASE_URL ?= http://$(IDP_HOST):$(RP_PORT)
 
-.PHONY: run test lint format venv clean
+.PHONY: run test lint format screenshots venv clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,11 @@ run: venv
 
 test: venv
 	$(BIN)/pytest
+
+# Pictures of the main pages for the README (Debian's chromium, Node and npm needed).
+screenshots: venv
+	IDP_TEST_SCREENSHOTS_DIR=docs/screenshots IDP_TEST_REQUIRE_BROWSER=1 \
+		$(BIN)/pytest -q tests/browser/test_screenshots.py
 
 lint: venv
 	$(BIN)/ruff check .

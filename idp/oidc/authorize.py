@@ -517,13 +517,3 @@ def success_parameters(*, code: str, state: str | None, issuer: str) -> dict[str
         parameters["state"] = state
     parameters["iss"] = issuer
     return parameters
-
-
-def form_action_source(redirect_uri: str) -> str:
-    """The CSP ``form-action`` source that allows exactly the redirect URI's origin (CSP3
-    serialized-source-list): ``https://host:port`` for web URIs, ``scheme:`` for a native
-    app's private-use scheme."""
-    parts = urlsplit(redirect_uri)
-    if parts.scheme in ("http", "https"):
-        return f"{parts.scheme}://{parts.netloc}"
-    return f"{parts.scheme}:"

@@ -46,7 +46,6 @@ from idp.oidc.authorize import (
     PendingAuthorization,
     ValidatedRequest,
     error_parameters,
-    form_action_source,
     fresh_login_done,
     login_is_stale,
     plausible_client_id,
@@ -72,7 +71,7 @@ from idp.storage import clients as client_store
 from idp.storage.models import AuthorizationRequest, Citizen, CitizenStatus, OAuthClient
 from idp.web.browser import Browser
 from idp.web.i18n import LANGUAGE_COOKIE, Translator, negotiate_language
-from idp.web.security_headers import form_post_policy
+from idp.web.security_headers import form_action_source, form_post_policy
 
 logger = logging.getLogger("idp.oidc.authorize")
 
@@ -198,7 +197,10 @@ def choose_step_up(browser: Browser, request_id: str) -> Response:
         browser.db, settings=settings, citizen=citizen, browser_session=browser.session, now=now
     )
     outcome = gate(requirement_of(settings, pending.request), assurance)
-    query = urlencode({"request_id": row.id})
+    query = urlencode(
+        {"request_id": row.id}
+        | ({"ui_locales": pending.request.ui_locales} if pending.request.ui_locales else {})
+    )
     if not isinstance(outcome, StepUpNeeded):
         return browser.redirect(f"{endpoints.AUTHORIZE_CONTINUE}?{query}")
     if outcome.required_level >= CARD_STRENGTH:

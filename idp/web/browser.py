@@ -24,9 +24,11 @@ from idp.audit.log import AuditEvent
 from idp.config import SUPPORTED_LANGUAGES
 from idp.context import ProviderContext
 from idp.errors import CsrfFailed
+from idp.storage import authorization as pending_store
 from idp.storage.models import BrowserSession, Citizen
 from idp.web.i18n import LANGUAGE_COOKIE, negotiate_language
 from idp.web.pages import FormError, render_page
+from idp.web.security_headers import flow_page_policy, form_action_source
 
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
 
@@ -45,6 +47,8 @@ class Browser:
     _issued_cookie: str | None = field(default=None, repr=False)
     _clear_cookie: bool = False
     _language_choice: str | None = None
+    form_targets: list[str] = field(default_factory=list)
+    """Origins this page's form may lead to through redirects (CSP ``form-action``)."""
 
     @classmethod
     def from_request(cls, request: Request, db: Session, context: ProviderContext) -> Browser:
@@ -94,6 +98,10 @@ class Browser:
             or not hmac.compare_digest(expected.encode(), submitted.encode())
         ):
             raise CsrfFailed()
+
+    def allow_form_target(self, uri: str) -> None:
+        """Let this page's form lead (through redirects) to ``uri``'s origin."""
+        self.form_targets.append(form_action_source(uri))
 
     def sign_in(self, citizen: Citizen, *, method: AuthMethod = AuthMethod.PASSWORD) -> None:
         """Authenticate the session (rotating its id). A different citizen than before gets a
@@ -159,7 +167,22 @@ class Browser:
             **context,
         )
         response = HTMLResponse(html, status_code=status_code, headers=headers)
+        targets = self.form_targets + self._pending_request_targets(context.get("request_id"))
+        if targets and "content-security-policy" not in response.headers:
+            response.headers["content-security-policy"] = flow_page_policy(targets)
         return self.finish(response)
+
+    def _pending_request_targets(self, request_id: object) -> list[str]:
+        """The client origin of this session's pending authorization request, when the page
+        belongs to one (its form's submission ends with a redirect to that client)."""
+        if not isinstance(request_id, str) or self.session is None:
+            return []
+        row = pending_store.get_request(self.db, request_id=request_id)
+        if row is None or row.browser_session_id != self.session.id:
+            return []
+        request = row.parameters.get("request") if isinstance(row.parameters, dict) else None
+        redirect_uri = request.get("redirect_uri") if isinstance(request, dict) else None
+        return [form_action_source(redirect_uri)] if isinstance(redirect_uri, str) else []
 
     def redirect(self, url: str, *, status_code: int = 303) -> RedirectResponse:
         return self.finish(RedirectResponse(url, status_code=status_code))  # type: ignore[return-value]

@@ -8,6 +8,8 @@ A header the route set itself is kept (see ``form_post_policy``).
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
@@ -20,6 +22,25 @@ def form_post_policy(target_origin: str) -> str:
     """CSP of the form_post response page: like the default, but the form may post to the
     client's redirect URI origin (OAuth 2.0 Form Post Response Mode)."""
     return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action {target_origin}")
+
+
+def form_action_source(redirect_uri: str) -> str:
+    """The CSP ``form-action`` source that allows exactly the redirect URI's origin (CSP3
+    serialized-source-list): ``https://host:port`` for web URIs, ``scheme:`` for a native
+    app's private-use scheme."""
+    parts = urlsplit(redirect_uri)
+    if parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}:"
+
+
+def flow_page_policy(target_origins: list[str]) -> str:
+    """CSP of a page whose form may end at a client: the login, step-up and consent pages of
+    a pending authorization, the logout confirmation. Browsers apply ``form-action`` to every
+    redirect that follows the submission (CSP3), so the client's origin must be allowed next
+    to ``'self'`` for the final 303 to the redirect URI to be followed."""
+    sources = " ".join(["'self'", *dict.fromkeys(target_origins)])
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action {sources}")
 
 
 def security_headers(*, https: bool) -> list[tuple[bytes, bytes]]:

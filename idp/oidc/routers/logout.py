@@ -85,6 +85,8 @@ def end_session(
         if not browser.signed_in:
             return _finish(browser, request.redirect_uri, request.state)
         fields = {name: values[name] for name in FORWARDED if name in values}
+        if request.redirect_uri:
+            browser.allow_form_target(request.redirect_uri)
         return browser.render("logout_confirm.html", action=endpoints.END_SESSION, fields=fields)
     _log_out(browser)
     return _finish(browser, request.redirect_uri, request.state)
