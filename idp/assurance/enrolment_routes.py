@@ -13,8 +13,8 @@ verified address, its owner is told by mail that someone tried to register their
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form
@@ -31,6 +31,7 @@ from idp.accounts.registration import (
     NewCitizen,
     create_citizen,
 )
+from idp.accounts.throttling import address_key
 from idp.assurance.email_verification import (
     MAX_ATTEMPTS,
     CodeOutcome,
@@ -45,6 +46,7 @@ from idp.assurance.mail import MailMessage, mailer_from_settings
 from idp.assurance.methods import AuthMethod
 from idp.dependencies import BrowserDep
 from idp.storage import citizens as citizen_store
+from idp.storage import login_failures
 from idp.storage.models import Citizen, OutboxMessage
 from idp.web.browser import Browser
 from idp.web.i18n import Translator
@@ -215,6 +217,17 @@ def submit_registration(
     if errors:
         return browser.render("register.html", status_code=400, errors=errors, form=form)
 
+    retry_at = _registration_throttled(browser, now=now)
+    if retry_at is not None:
+        wait = max(1, int((retry_at - now).total_seconds() + 0.999))
+        errors = [FormError(t("verify.register.error.throttled", minutes=(wait + 59) // 60))]
+        return browser.render(
+            "register.html",
+            status_code=429,
+            errors=errors,
+            form=form,
+            headers={"retry-after": str(wait)},
+        )
     username = parse_document(
         number=form.document_number, document_type="ci", country=settings.country
     ).username
@@ -263,6 +276,28 @@ def submit_registration(
     except EmailVerificationRefused:  # pragma: no cover - a new account has sent no codes
         return browser.redirect("/account/email")
     return browser.redirect("/account/email?sent=1")
+
+
+REGISTRATIONS_PER_ADDRESS = 10
+"""Registration attempts (each costs an argon2id hash and may create an account) allowed from
+one client address per throttling window before a growing wait; counted in the database, so
+all workers share the count."""
+
+
+def _registration_throttled(browser: Browser, *, now: datetime) -> datetime | None:
+    """Count this attempt under ``register:<address>``; the time to wait, or None."""
+    client = browser.request.client
+    key = "register:" + address_key(client.host if client else "unknown")
+    blocked = login_failures.latest_block(browser.db, keys=(key,), now=now)
+    if blocked is not None:
+        return blocked
+    address_policy = browser.context.throttling.address
+    policy = replace(address_policy, threshold=REGISTRATIONS_PER_ADDRESS)
+    attempts = login_failures.count_failure(browser.db, key=key, now=now, window=policy.window)
+    delay = policy.delay_after(attempts)  # from the threshold on, the next attempts wait
+    if delay:
+        login_failures.block_until(browser.db, key=key, until=now + delay)
+    return None
 
 
 def _taken(browser: Browser, form: RegistrationForm, t: Translator) -> Response:

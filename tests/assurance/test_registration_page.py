@@ -220,3 +220,21 @@ def test_a_signed_in_citizen_is_sent_to_the_account(app: FastAPI, client: TestCl
     response = client.post("/register", data=other, follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (303, "/account")
     assert _state(app) == before
+
+
+def test_registrations_from_one_address_are_throttled(app: FastAPI, client: TestClient) -> None:
+    """Each attempt costs an argon2id hash and may create an account: from the tenth attempt
+    on, one address waits, with a clear message, and nothing is created meanwhile."""
+    answers = []
+    for _ in range(10):
+        client.cookies.clear()  # a new browser each time, as a script would do
+        answers.append(_register(client).status_code)
+    assert answers == [303] + [409] * 9  # created once, then "already registered"
+
+    client.cookies.clear()
+    before = _state(app)
+    refused = _register(client, document_number="1.234.567-2")
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert "Hubo demasiados registros desde esta conexión" in refused.text
+    assert _state(app) == before
