@@ -42,7 +42,6 @@ an OTP device nor knowledge the citizen chose), so only the deployment's URI nam
 BASE_STRENGTH = 1
 TWO_FACTOR_STRENGTH = 2
 CARD_STRENGTH = 3
-MAX_STRENGTH = 3
 
 
 def _proved_since(methods: Mapping[str, int], method: AuthMethod, since: datetime) -> bool:

@@ -59,6 +59,9 @@ from idp.oidc.codes import issue_code
 from idp.oidc.issuance import subject_of
 from idp.oidc.jose import TokenInvalid, verify
 from idp.oidc.step_up import (
+    Assurance,
+    GateOutcome,
+    Proceed,
     StepUpNeeded,
     Unmet,
     current_assurance,
@@ -155,12 +158,16 @@ def decide_consent(
     if decision not in consent_rules.DECISIONS:
         raise AuthorizationPageError("Choose to allow or to deny.")
     request = pending.request
-    if decision != consent_rules.DENY and _step_up_lapsed(browser, request, citizen, now=now):
-        return browser.redirect(_step_up_url(row, request))
-    pending_store.delete_request(browser.db, request=row)
     if decision == consent_rules.DENY:
+        pending_store.delete_request(browser.db, request=row)
         denied = AccessDenied("The citizen did not allow the request.")
         return _respond_with_error(browser, _refuse(request, client, denied))
+    outcome = _gate(browser, request, citizen, now=now)
+    if not isinstance(outcome, Proceed):
+        # the step-up made for this request lapsed while the citizen read the consent page:
+        # the code must not carry a level the session no longer has
+        return browser.redirect(_step_up_url(row, request))
+    pending_store.delete_request(browser.db, request=row)
     wanted = consent_rules.requested_consent(request)
     pending_store.record_consent(
         browser.db,
@@ -179,7 +186,7 @@ def decide_consent(
         client_id=client.client_id,
         details={"scopes": sorted(wanted.scopes), "claims": sorted(wanted.claims)},
     )
-    return _issue(browser, request, client, citizen, now=now)
+    return _issue(browser, request, client, citizen, assurance=outcome.assurance, now=now)
 
 
 def choose_step_up(browser: Browser, request_id: str) -> Response:
@@ -190,13 +197,9 @@ def choose_step_up(browser: Browser, request_id: str) -> Response:
     now = browser.context.clock()
     row, pending, _client = _load_pending(browser, request_id, now=now)
     citizen = _signed_in_citizen(browser)
-    if citizen is None or browser.session is None or not _login_fresh(browser, pending):
+    if citizen is None or not _login_fresh(browser, pending):
         return browser.redirect(_login_url(row, pending.request))
-    settings = browser.context.settings
-    assurance = current_assurance(
-        browser.db, settings=settings, citizen=citizen, browser_session=browser.session, now=now
-    )
-    outcome = gate(requirement_of(settings, pending.request), assurance)
+    outcome = _gate(browser, pending.request, citizen, now=now)
     query = urlencode(
         {"request_id": row.id}
         | ({"ui_locales": pending.request.ui_locales} if pending.request.ui_locales else {})
@@ -312,12 +315,7 @@ def _assure(
     """The assurance gate (``idp.oidc.step_up``): unmet -> the client gets
     ``unmet_authentication_requirements`` after a page that tells the citizen how to raise
     their level; too weak a login -> the step-up page for the missing method; else consent."""
-    settings = browser.context.settings
-    assert browser.session is not None
-    assurance = current_assurance(
-        browser.db, settings=settings, citizen=citizen, browser_session=browser.session, now=now
-    )
-    outcome = gate(requirement_of(settings, request), assurance)
+    outcome = _gate(browser, request, citizen, now=now)
     if isinstance(outcome, Unmet):
         if pending_row is not None:
             pending_store.delete_request(browser.db, request=pending_row)
@@ -339,25 +337,27 @@ def _assure(
             now=now,
         )
         return browser.redirect(_step_up_url(row, request))
-    return _consent_or_issue(browser, request, client, citizen, pending_row=pending_row, now=now)
-
-
-def _step_up_lapsed(
-    browser: Browser, request: ValidatedRequest, citizen: Citizen, *, now: datetime
-) -> bool:
-    """True when the step-up made for this request has expired while the citizen read the
-    consent page: the code must not carry a level the session no longer has."""
-    assert browser.session is not None
-    assurance = current_assurance(
-        browser.db,
-        settings=browser.context.settings,
-        citizen=citizen,
-        browser_session=browser.session,
+    return _consent_or_issue(
+        browser,
+        request,
+        client,
+        citizen,
+        assurance=outcome.assurance,
+        pending_row=pending_row,
         now=now,
     )
-    return isinstance(
-        gate(requirement_of(browser.context.settings, request), assurance), StepUpNeeded
+
+
+def _gate(
+    browser: Browser, request: ValidatedRequest, citizen: Citizen, *, now: datetime
+) -> GateOutcome:
+    """What the account and this session give now, against what the request asks for."""
+    assert browser.session is not None
+    settings = browser.context.settings
+    assurance = current_assurance(
+        browser.db, settings=settings, citizen=citizen, browser_session=browser.session, now=now
     )
+    return gate(requirement_of(settings, request), assurance)
 
 
 def _consent_or_issue(
@@ -366,6 +366,7 @@ def _consent_or_issue(
     client: OAuthClient,
     citizen: Citizen,
     *,
+    assurance: Assurance,
     pending_row: AuthorizationRequest | None,
     now: datetime,
 ) -> Response:
@@ -386,7 +387,7 @@ def _consent_or_issue(
         return browser.redirect(_consent_url(row, request))
     if pending_row is not None:
         pending_store.delete_request(browser.db, request=pending_row)
-    return _issue(browser, request, client, citizen, now=now)
+    return _issue(browser, request, client, citizen, assurance=assurance, now=now)
 
 
 # --- persist ----------------------------------------------------------------------------------
@@ -441,16 +442,14 @@ def _issue(
     client: OAuthClient,
     citizen: Citizen,
     *,
+    assurance: Assurance,
     now: datetime,
 ) -> Response:
     """RFC 6749 4.1.2: a grant and its single-use code (``idp.oidc.codes``), answered to the
-    client with ``state`` and ``iss``."""
+    client with ``state`` and ``iss``, carrying the ``acr``/``amr`` the gate just granted."""
     settings = browser.context.settings
     session = browser.session
     assert session is not None
-    assurance = current_assurance(
-        browser.db, settings=settings, citizen=citizen, browser_session=session, now=now
-    )
     code = issue_code(
         browser.db,
         request=request,

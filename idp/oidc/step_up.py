@@ -23,8 +23,6 @@ from sqlalchemy.orm import Session
 
 from idp.assurance.levels import AcrRequirement, acr_level, requested_requirement
 from idp.assurance.methods import (
-    CARD_STRENGTH,
-    TWO_FACTOR_STRENGTH,
     live_methods,
     session_strength,
 )
@@ -43,10 +41,6 @@ class Assurance:
     strength: int
     acr: str | None
     amr: list[str]
-
-    @property
-    def level(self) -> int:
-        return acr_level(verification=self.verification, authentication=self.strength)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +104,3 @@ def gate(requirement: AcrRequirement, assurance: Assurance) -> GateOutcome:
     if assurance.strength < requirement.minimum_level:
         return StepUpNeeded(required_level=requirement.minimum_level)
     return Proceed(assurance=assurance)
-
-
-def methods_reaching(level: int) -> tuple[str, ...]:
-    """Step-up methods that give at least ``level``: TOTP for 2, the eID card for 2 and 3."""
-    methods: list[str] = []
-    if level <= TWO_FACTOR_STRENGTH:
-        methods.append("totp")
-    if level <= CARD_STRENGTH:
-        methods.append("card")
-    return tuple(methods)

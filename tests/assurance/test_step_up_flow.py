@@ -65,8 +65,8 @@ def _follow(client: TestClient, response: Response) -> Response:
     return response
 
 
-def _log_in_at(client: TestClient, login_page: Response) -> Response:
-    """Fill the login form the authorize endpoint sent us to (keeping its request_id)."""
+def _post_login(client: TestClient, login_page: Response) -> tuple[str, Response]:
+    """Post the login form the authorize endpoint sent us to (keeping its request_id)."""
     request_id = dict(parse_qsl(urlsplit(str(login_page.url)).query))["request_id"]
     posted = client.post(
         "/login",
@@ -79,7 +79,12 @@ def _log_in_at(client: TestClient, login_page: Response) -> Response:
         follow_redirects=False,
     )
     assert posted.status_code == 303, posted.text
-    return _follow(client, posted)
+    return request_id, posted
+
+
+def _log_in_at(client: TestClient, login_page: Response) -> Response:
+    """Log in on that form and follow the provider's redirects."""
+    return _follow(client, _post_login(client, login_page)[1])
 
 
 def _prove(app: FastAPI, method: AuthMethod, *, age: timedelta = timedelta(0)) -> None:
@@ -215,18 +220,7 @@ def test_with_an_authenticator_the_step_up_goes_straight_to_it(
         )
     registered = register()
     started, _ = _start(client, registered, acr_values=NID(2))
-    login_page = _follow(client, started)
-    request_id = dict(parse_qsl(urlsplit(str(login_page.url)).query))["request_id"]
-    posted = client.post(
-        "/login",
-        data={
-            "csrf_token": csrf_token_of(login_page),
-            "username": USERNAME,
-            "password": PASSWORD,
-            "request_id": request_id,
-        },
-        follow_redirects=False,
-    )
+    request_id, posted = _post_login(client, _follow(client, started))
     resumed = client.get(posted.headers["location"], follow_redirects=False)
     assert resumed.headers["location"].startswith(endpoints.STEP_UP)
     chooser = client.get(resumed.headers["location"], follow_redirects=False)
@@ -238,18 +232,7 @@ def test_a_level_3_request_asks_for_the_card(app: FastAPI, client: TestClient, r
     _citizen(app, 3)
     registered = register()
     started, _ = _start(client, registered, acr_values=NID(3))
-    login_page = _follow(client, started)
-    request_id = dict(parse_qsl(urlsplit(str(login_page.url)).query))["request_id"]
-    posted = client.post(
-        "/login",
-        data={
-            "csrf_token": csrf_token_of(login_page),
-            "username": USERNAME,
-            "password": PASSWORD,
-            "request_id": request_id,
-        },
-        follow_redirects=False,
-    )
+    request_id, posted = _post_login(client, _follow(client, started))
     resumed = client.get(posted.headers["location"], follow_redirects=False)
     chooser = client.get(resumed.headers["location"], follow_redirects=False)
     assert chooser.headers["location"] == f"{endpoints.STEP_UP_CARD}?request_id={request_id}"
