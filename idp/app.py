@@ -30,6 +30,8 @@ from idp.oidc.routers import (
     userinfo,
 )
 from idp.ops import install_operations
+from idp.signature import api_routes as signature_api
+from idp.signature import pages as signature_pages
 from idp.startup import run_startup_checks
 from idp.storage.database import Database
 from idp.web import error_pages
@@ -75,6 +77,8 @@ def create_app(
     app.include_router(enrolment_router)
     app.include_router(totp_router)
     app.include_router(card_router)
+    app.include_router(signature_pages.router)
+    app.include_router(signature_api.router)
     for protocol_router in (
         discovery.router,
         authorize.router,

@@ -185,6 +185,32 @@ class Settings(BaseSettings):
         default=120, ge=30, le=15 * 60, description="Time to sign an eID card challenge."
     )
 
+    signature_min_verification_level: int = Field(
+        default=2,
+        ge=1,
+        le=3,
+        description="Identity verification level a citizen needs to get a signing certificate.",
+    )
+    signature_auth_strength: int = Field(
+        default=3,
+        ge=2,
+        le=3,
+        description="Authentication strength needed to approve a signature: 3 (eID card, the "
+        "highest) or 2 (password and TOTP).",
+    )
+    signature_auth_max_age_seconds: int = Field(
+        default=5 * 60,
+        ge=30,
+        le=30 * 60,
+        description="The strong proof must be this recent when the citizen approves a signature.",
+    )
+    signature_request_ttl_seconds: int = Field(
+        default=15 * 60, ge=60, le=24 * 60 * 60, description="Time to approve a signature request."
+    )
+    signature_certificate_days: int = Field(
+        default=2 * 365, ge=1, le=5 * 365, description="Validity of citizens' signing certificates."
+    )
+
     max_request_body_bytes: int = Field(
         default=256 * 1024,
         ge=16 * 1024,

@@ -15,6 +15,7 @@ from idp.accounts.sessions import SessionTimeouts
 from idp.accounts.throttling import LoginThrottling
 from idp.config import Settings
 from idp.context_clock import utc_now
+from idp.signature.authority import SignatureAuthority
 from idp.signing_keys.keyring import KeyRing
 from idp.signing_keys.service import key_store
 from idp.storage.database import Database
@@ -28,6 +29,7 @@ class ProviderContext:
     throttling: LoginThrottling
     session_timeouts: SessionTimeouts
     keyring: KeyRing
+    signature_authority: SignatureAuthority
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -46,4 +48,5 @@ class ProviderContext:
             hasher=PasswordHasher.from_settings(settings),
             throttling=LoginThrottling.from_settings(settings),
             session_timeouts=SessionTimeouts.from_settings(settings),
+            signature_authority=SignatureAuthority.from_settings(settings),
         )

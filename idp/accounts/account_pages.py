@@ -38,6 +38,7 @@ from idp.dependencies import BrowserDep
 from idp.errors import NotFound
 from idp.oidc import consent as consent_rules
 from idp.oidc.claims import scope_claim_names
+from idp.signature.digests import fingerprint
 from idp.storage import authorization as consent_store
 from idp.storage import grants as grant_store
 from idp.storage.models import AuditRecord, Consent, Grant, OAuthClient
@@ -63,6 +64,9 @@ SHOWN_EVENTS = (
     AuditEvent.DATA_SHARED,
     AuditEvent.VERIFICATION_RECORDED,
     AuditEvent.SIGNATURE_CREATED,
+    AuditEvent.SIGNATURE_REFUSED,
+    AuditEvent.SIGNATURE_CREDENTIAL_ISSUED,
+    AuditEvent.SIGNATURE_CREDENTIAL_REVOKED,
 )
 """Audit events that describe something that happened with the citizen's identity."""
 
@@ -221,6 +225,22 @@ def _string_list(value: object) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
+def _signed_document_lines(translate: Translator, details: Mapping[str, Any]) -> list[str]:
+    """The document's name and the hash it was signed over, as the approval page showed it."""
+    name, algorithm, value = (
+        details.get("document"),
+        details.get("hash_algorithm"),
+        details.get("hash"),
+    )
+    if not (isinstance(name, str) and isinstance(algorithm, str) and isinstance(value, str)):
+        return []
+    try:
+        shown = fingerprint(bytes.fromhex(value))
+    except ValueError:
+        return [name]
+    return [translate("account.activity.signed_document", name=name, hash=f"{algorithm} {shown}")]
+
+
 def describe(translate: Translator, record: AuditRecord, *, service: str | None) -> ActivityEntry:
     """One audit record in plain language. ``service`` is the client's name, or its id when
     the client was deleted."""
@@ -258,10 +278,19 @@ def describe(translate: Translator, record: AuditRecord, *, service: str | None)
                 data = [translate(f"account.level.{level}")]
             else:
                 text = translate("account.activity.verification_other")
-        case AuditEvent.SIGNATURE_CREATED if service is not None:
-            text = translate("account.activity.signature_for", client=service)
         case AuditEvent.SIGNATURE_CREATED:
-            text = translate("account.activity.signature")
+            if service is not None:
+                text = translate("account.activity.signature_for", client=service)
+            else:
+                text = translate("account.activity.signature")
+            data = _signed_document_lines(translate, details)
+        case AuditEvent.SIGNATURE_REFUSED:
+            text = translate("account.activity.signature_refused", client=service or "")
+            data = _string_list(details.get("documents"))
+        case AuditEvent.SIGNATURE_CREDENTIAL_ISSUED:
+            text = translate("account.activity.signature_certificate_issued")
+        case AuditEvent.SIGNATURE_CREDENTIAL_REVOKED:
+            text = translate("account.activity.signature_certificate_revoked")
         case _:
             text = translate("account.activity.other")
     return ActivityEntry(occurred_at=record.occurred_at, text=text, data=data)

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
 from idp.accounts import login
-from idp.accounts.continuation import active_citizen, pending_request_id
+from idp.accounts.continuation import active_citizen, continue_url, pending_request_id
 from idp.assurance.methods import AuthMethod
 from idp.assurance.totp import has_confirmed_totp
 from idp.dependencies import BrowserDep
-from idp.oidc import endpoints
 from idp.ops.metrics import count_login
 from idp.storage import citizens as citizen_store
 from idp.web.browser import Browser
@@ -45,12 +43,6 @@ def _client_address(browser: Browser) -> str:
 @router.get("/")
 def home(browser: BrowserDep) -> Response:
     return browser.redirect("/account" if browser.signed_in else "/login")
-
-
-def _after_login(request_id: str | None) -> str:
-    if request_id:
-        return f"{endpoints.AUTHORIZE_CONTINUE}?{urlencode({'request_id': request_id})}"
-    return "/account"
 
 
 @router.get("/login")
@@ -107,7 +99,7 @@ def submit_login(
     match outcome:
         case login.LoginSucceeded(citizen=citizen):
             browser.sign_in(citizen, method=AuthMethod.PASSWORD)
-            return browser.redirect(_after_login(pending))
+            return browser.redirect(continue_url(pending))
         case login.LoginThrottled(retry_at=retry_at):
             message = translate(
                 "login.error.throttled",

@@ -21,6 +21,7 @@ from idp.accounts.continuation import (
     active_citizen,
     continue_url,
     pending_request_id,
+    step_up_choices_url,
     with_request_id,
 )
 from idp.assurance import eid_card
@@ -68,6 +69,7 @@ def _page(
             errors=errors or [FormError(message)],
             available=False,
             request_id=request_id,
+            other_methods_url=step_up_choices_url(request_id),
         )
     session = browser.ensure_session()
     challenge = eid_card.issue_challenge(
@@ -90,6 +92,7 @@ def _page(
         errors=errors,
         available=True,
         request_id=request_id,
+        other_methods_url=step_up_choices_url(request_id),
         challenge=challenge.challenge,
         audience=settings.issuer,
         ttl_seconds=settings.card_challenge_ttl_seconds,

@@ -41,6 +41,9 @@ class AuditEvent:
     KEY_CHANGED = "key.changed"
     VERIFICATION_RECORDED = "verification.recorded"
     SIGNATURE_CREATED = "signature.created"
+    SIGNATURE_REFUSED = "signature.refused"
+    SIGNATURE_CREDENTIAL_ISSUED = "signature.credential_issued"
+    SIGNATURE_CREDENTIAL_REVOKED = "signature.credential_revoked"
 
 
 def _canonical(record: AuditRecord) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from idp.cli import audit, card, clients, db, demo, keys, serve, users, verify
+from idp.cli import audit, card, clients, db, demo, keys, serve, signatures, users, verify
 
 app = typer.Typer(
     name="idp",
@@ -22,6 +22,8 @@ app.add_typer(demo.app, name="demo")
 app.add_typer(verify.app, name="verify")
 app.add_typer(card.app, name="card")
 app.add_typer(audit.app, name="audit")
+app.add_typer(signatures.ca_app, name="ca")
+app.add_typer(signatures.app, name="signatures")
 app.command("serve")(serve.serve)
 
 

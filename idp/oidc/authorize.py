@@ -40,7 +40,7 @@ from idp.oidc.claims import (
     claims_request_from_json,
     parse_claims_parameter,
 )
-from idp.oidc.clients import GrantType, redirect_uri_matches
+from idp.oidc.clients import SERVICE_SCOPES, GrantType, redirect_uri_matches
 from idp.oidc.jose import MAX_TOKEN_LENGTH
 from idp.storage.models import OAuthClient
 
@@ -362,6 +362,8 @@ def check_scope(params: dict[str, str], client: OAuthClient) -> list[str]:
         raise InvalidScope("The scope must include openid.")
     if any(scope not in client.scopes for scope in scopes):
         raise InvalidScope("A requested scope is not allowed for this client.")
+    if set(SERVICE_SCOPES).intersection(scopes):
+        raise InvalidScope("The signature scope is for the client_credentials grant only.")
     return scopes
 
 

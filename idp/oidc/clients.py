@@ -25,6 +25,10 @@ from idp.storage.models import ClientAuthMethod, OAuthClient
 
 SUPPORTED_ID_TOKEN_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
 SUPPORTED_SCOPES = ("openid", "profile", "email", "phone", "address", "document", "offline_access")
+SERVICE_SCOPES = ("signature",)
+"""Scopes of the provider's own APIs, for the client_credentials grant only (the signature
+API, ``idp.signature.api_routes``). Never given by default: an operator grants them."""
+REGISTRABLE_SCOPES = SUPPORTED_SCOPES + SERVICE_SCOPES
 FORBIDDEN_SCHEMES = frozenset(
     {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "ftp", "ws", "wss"}
 )
@@ -208,10 +212,14 @@ def validate_metadata(metadata: ClientMetadata) -> ClientMetadata:
         check_redirect_uri(uri, metadata.application_type, label="post-logout redirect URI")
     scopes = list(dict.fromkeys(metadata.scopes)) or list(SUPPORTED_SCOPES)
     for scope in scopes:
-        if scope not in SUPPORTED_SCOPES:
+        if scope not in REGISTRABLE_SCOPES:
             raise ClientRegistrationError(
-                f"Unknown scope {scope!r}; supported: {', '.join(SUPPORTED_SCOPES)}."
+                f"Unknown scope {scope!r}; supported: {', '.join(REGISTRABLE_SCOPES)}."
             )
+    if set(SERVICE_SCOPES) & set(scopes) and GrantType.CLIENT_CREDENTIALS not in grant_types:
+        raise ClientRegistrationError(
+            "The signature scope is used through the client_credentials grant: add that grant."
+        )
     method = metadata.token_endpoint_auth_method
     if method is ClientAuthMethod.PRIVATE_KEY_JWT and not (metadata.jwks or metadata.jwks_uri):
         raise ClientRegistrationError("A private_key_jwt client needs --jwks-uri or --jwks-file.")

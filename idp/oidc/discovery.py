@@ -13,7 +13,7 @@ from idp.assurance.profiles import PROFILES
 from idp.config import SUPPORTED_LANGUAGES, Settings
 from idp.oidc import endpoints
 from idp.oidc.claims import SUPPORTED_CLAIMS, VERIFIED_CLAIMS
-from idp.oidc.clients import SUPPORTED_ID_TOKEN_ALGS, SUPPORTED_SCOPES, GrantType
+from idp.oidc.clients import SERVICE_SCOPES, SUPPORTED_ID_TOKEN_ALGS, SUPPORTED_SCOPES, GrantType
 
 CLIENT_ASSERTION_ALGS = ["RS256", "PS256", "ES256", "EdDSA"]
 AUTHENTICATED_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -44,7 +44,7 @@ def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[st
         "introspection_endpoint": endpoints.absolute(issuer, endpoints.INTROSPECTION),
         "revocation_endpoint": endpoints.absolute(issuer, endpoints.REVOCATION),
         "end_session_endpoint": endpoints.absolute(issuer, endpoints.END_SESSION),
-        "scopes_supported": list(SUPPORTED_SCOPES),
+        "scopes_supported": [*SUPPORTED_SCOPES, *SERVICE_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": [grant.value for grant in GrantType],
@@ -70,4 +70,18 @@ def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[st
         "frontchannel_logout_supported": False,
         "ui_locales_supported": list(SUPPORTED_LANGUAGES),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        **signature_service_metadata(issuer),
+    }
+
+
+def signature_service_metadata(issuer: str) -> dict[str, Any]:
+    """Where the signature API lives (docs/signature.md). Not standard OpenID metadata:
+    extension names in the same style, so that a client configures itself from discovery."""
+    return {
+        "signature_requests_endpoint": endpoints.absolute(issuer, endpoints.SIGNATURE_REQUESTS),
+        "signature_verification_endpoint": endpoints.absolute(issuer, endpoints.SIGNATURE_VERIFY),
+        "signature_ca_certificate_uri": endpoints.absolute(issuer, endpoints.SIGNATURE_CA),
+        "signature_crl_uri": endpoints.absolute(issuer, endpoints.SIGNATURE_CRL),
+        "signature_formats_supported": ["cades", "jades"],
+        "signature_hash_algorithms_supported": ["SHA-256", "SHA-384", "SHA-512"],
     }

@@ -19,6 +19,11 @@ USERINFO = "/userinfo"
 INTROSPECTION = "/introspect"
 REVOCATION = "/revoke"
 END_SESSION = "/logout/oidc"
+SIGNATURE_REQUESTS = "/signature/requests"
+SIGNATURE_VERIFY = "/signature/verify"
+SIGNATURE_APPROVE = "/signature/approve"
+SIGNATURE_CA = "/signature/ca.pem"
+SIGNATURE_CRL = "/signature/crl"
 
 
 def absolute(issuer: str, path: str) -> str:

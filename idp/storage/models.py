@@ -471,6 +471,102 @@ class CivilRegistryRecord(Base):
     deceased: Mapped[bool] = mapped_column(default=False)
 
 
+# Advanced electronic signature ---------------------------------------------------------------
+
+
+class SignatureCredentialStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class SignatureRequestStatus(StrEnum):
+    """pending -> signed (approved and signed in one step) | refused (the citizen declined)."""
+
+    PENDING = "pending"
+    SIGNED = "signed"
+    REFUSED = "refused"
+
+
+class SignatureCredential(Base):
+    """A citizen's signing key and certificate (issue of the provider's signing CA).
+
+    The private key is stored wrapped under a key-encryption key derived from the key
+    passphrase, which is never in the database: a copy of the database alone cannot sign.
+    There is no export path; the key is unwrapped only to sign under a citizen's approval.
+    """
+
+    __tablename__ = "signature_credential"
+    __table_args__ = (CheckConstraint(_in("status", SignatureCredentialStatus), name="status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizen.id", ondelete="RESTRICT"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(10), default=SignatureCredentialStatus.ACTIVE)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    certificate_serial: Mapped[str] = mapped_column(String(64), unique=True)
+    """Hexadecimal: X.509 serial numbers are up to 159 bits, too big for an integer column."""
+    wrapped_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime())
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SignatureRequest(Base):
+    """A relying party's request that a citizen sign one or more document hashes."""
+
+    __tablename__ = "signature_request"
+    __table_args__ = (CheckConstraint(_in("status", SignatureRequestStatus), name="status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(255))
+    """The signer, as the relying party knows them: the ``sub`` of its ID tokens (pairwise or
+    public). Only the citizen with that subject for this client can approve."""
+    documents: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    """``[{"name", "hash_algorithm", "hash"}]``, the hash in base64url without padding."""
+    signature_format: Mapped[str] = mapped_column(String(10))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    state: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10), default=SignatureRequestStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizen.id", ondelete="SET NULL"))
+    credential_id: Mapped[str | None] = mapped_column(
+        ForeignKey("signature_credential.id", ondelete="SET NULL")
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signatures: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    """The results, one per document: ``{"name", "format", "signature"}`` (base64 or JWS)."""
+
+
+class SignatureAuthorisation(Base):
+    """The signature activation data (SAD): a single-use authorisation from the citizen to
+    sign exactly the hashes of one request with one credential, valid for minutes.
+
+    ``hashes_digest`` binds it to the hash list; the row is consumed by a conditional UPDATE,
+    so a replay, a retry or a second worker can never sign twice or sign other data.
+    """
+
+    __tablename__ = "signature_authorisation"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("signature_request.id", ondelete="CASCADE"), unique=True
+    )
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(
+        ForeignKey("signature_credential.id", ondelete="CASCADE")
+    )
+    hashes_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # Audit ---------------------------------------------------------------------------------------
 
 

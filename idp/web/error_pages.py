@@ -51,8 +51,13 @@ JSON_ONLY_PATHS = frozenset(
 the Accept header says."""
 
 
+JSON_ONLY_PREFIXES = ("/signature/requests", "/signature/verify")
+"""The signature API for relying parties and verifiers (``idp.signature.api_routes``)."""
+
+
 def wants_html(request: Request) -> bool:
-    if request.url.path in JSON_ONLY_PATHS:
+    path = request.url.path
+    if path in JSON_ONLY_PATHS or path.startswith(JSON_ONLY_PREFIXES):
         return False
     return "text/html" in request.headers.get("accept", "")
 

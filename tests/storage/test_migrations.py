@@ -12,6 +12,9 @@ from idp.storage.migrate import current_revision, head_revision, upgrade_to_head
 
 EXPECTED_TABLES = {
     "alembic_version",
+    "signature_authorisation",
+    "signature_credential",
+    "signature_request",
     "browser_session",
     "citizen",
     "identity_verification",

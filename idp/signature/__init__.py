@@ -1,0 +1,1 @@
+"""Advanced electronic signatures: signing CA, key custody, CAdES, JAdES and verification."""
