@@ -29,10 +29,12 @@ run: venv
 	$(BIN)/idp db upgrade
 	$(BIN)/idp demo seed
 	@test -f "$${IDP_KEYS_DIR:-keys}/eid-demo-ca.pem" || $(BIN)/idp card demo-ca
+	@test -f "$${IDP_KEYS_DIR:-keys}/signature-ca.pem" || $(BIN)/idp ca init
 	@test -f var/demo-cards/45678905.p12 || { mkdir -p var/demo-cards && \
 		$(BIN)/idp card issue --document 4.567.890-5 --name "Carlos Fernández" \
 			--out var/demo-cards/45678905.p12 --password demo-ciudadania; }
 	@echo "Software eID card of 4.567.890-5: var/demo-cards/45678905.p12 (password demo-ciudadania)"
+	@echo "Try signing: log in to the portal as 4.567.890-5, open \"Firmar una declaración\", and confirm with that card (the provider's card page prints the command)."
 	$(BIN)/rp-demo register
 	$(BIN)/python -m relying_party_demo.launcher --host $(IDP_HOST) --idp-port $(IDP_PORT) --rp-port $(RP_PORT)
 

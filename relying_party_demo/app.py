@@ -3,7 +3,9 @@
 Pages: home, ``/login`` (``?level=N`` asks for assurance level N through ``acr_values``),
 ``/callback``, ``/perfil`` (the claims received, with ``acr`` and ``amr`` in plain language),
 ``/tramite`` (a procedure that needs level 2, with a step-up button), ``/logout``
-(RP-Initiated Logout 1.0). Everything OpenID Connect goes through ``relying_party_demo.oidc``.
+(RP-Initiated Logout 1.0), and ``/firma`` (a sworn statement signed through the provider's
+signature service: ``relying_party_demo.signing_pages``). Everything OpenID Connect goes
+through ``relying_party_demo.oidc``; shared page helpers are in ``relying_party_demo.web``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,10 +27,23 @@ from joserfc.errors import JoseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from relying_party_demo import explain, i18n
+from relying_party_demo import explain, signing_pages
 from relying_party_demo.config import PortalSettings
 from relying_party_demo.keys import ClientKey, load_client_key, session_secret
 from relying_party_demo.oidc import MismatchingStateError, OAuthError, build_oauth
+from relying_party_demo.web import (
+    Portal,
+    PortalDep,
+    csrf_ok,
+    current_level,
+    current_login,
+    error_page,
+    forged_form,
+    get_portal,
+    language_of,
+    render,
+    unreachable,
+)
 
 log = logging.getLogger("relying_party_demo")
 
@@ -46,7 +61,7 @@ HOME, PROFILE, PROCEDURE, LOGIN, CALLBACK, LOGOUT = (
     "/callback",
     "/logout",
 )
-DESTINATIONS = frozenset({HOME, PROFILE, PROCEDURE})
+DESTINATIONS = frozenset({HOME, PROFILE, PROCEDURE, signing_pages.SIGN})
 """Where the portal may send a citizen after login: never a URL taken from the request."""
 
 TECHNICAL_CLAIMS = (
@@ -89,109 +104,6 @@ def shown(name: str, value: Any) -> Shown:
         moment = datetime.fromtimestamp(value, tz=UTC)
         return Shown(name, value, moment.strftime("%Y-%m-%d %H:%M:%S UTC"))
     return Shown(name, value)
-
-
-@dataclass(frozen=True, slots=True)
-class Portal:
-    """What every request handler needs: settings, the OIDC client, templates."""
-
-    settings: PortalSettings
-    provider: Any  # authlib's StarletteOAuth2App
-    templates: Jinja2Templates
-
-
-def get_portal(request: Request) -> Portal:
-    return request.app.state.portal  # type: ignore[no-any-return]
-
-
-PortalDep = Annotated[Portal, Depends(get_portal)]
-
-
-# --- the session ---------------------------------------------------------------------------
-
-
-def current_login(request: Request) -> dict[str, Any] | None:
-    login = request.session.get("login")
-    return login if isinstance(login, dict) else None
-
-
-def current_level(login: dict[str, Any] | None) -> int | None:
-    if login is None:
-        return None
-    level = explain.level_of_acr(login.get("claims", {}).get("acr"))
-    return 0 if level is None else level
-
-
-def language_of(request: Request, settings: PortalSettings) -> str:
-    chosen = request.query_params.get("lang")
-    language = i18n.negotiate(
-        chosen=chosen,
-        remembered=request.session.get("lang"),
-        accept_language=request.headers.get("accept-language"),
-        default=settings.language,
-    )
-    if chosen == language:
-        request.session["lang"] = language
-    return language
-
-
-# --- rendering -----------------------------------------------------------------------------
-
-
-def render(
-    portal: Portal, request: Request, template: str, *, status_code: int = 200, **context: Any
-) -> HTMLResponse:
-    language = language_of(request, portal.settings)
-    login = current_login(request)
-    flash = request.session.pop("flash", None)
-    path = request.url.path
-    options = [
-        {
-            "code": code,
-            "name": name,
-            "href": f"{path}?{urlencode({'lang': code})}",
-            "current": code == language,
-        }
-        for code, name in i18n.LANGUAGE_NAMES.items()
-    ]
-    return portal.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "t": i18n.Translator(language),
-            "lang": language,
-            "path": path,
-            "language_options": options,
-            "login": login,
-            "flash": flash,
-            "error_key": explain.error_key,
-            **context,
-        },
-        status_code=status_code,
-    )
-
-
-def error_page(
-    portal: Portal, request: Request, *, title_key: str, message_key: str, status_code: int
-) -> HTMLResponse:
-    return render(
-        portal,
-        request,
-        "error.html",
-        status_code=status_code,
-        title_key=title_key,
-        message_key=message_key,
-    )
-
-
-def unreachable(portal: Portal, request: Request) -> HTMLResponse:
-    return error_page(
-        portal,
-        request,
-        title_key="error.unreachable.title",
-        message_key="error.unreachable.text",
-        status_code=503,
-    )
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -357,17 +269,24 @@ def add_routes(app: FastAPI) -> None:
         return render(portal, request, "logout.html")
 
     @app.post(LOGOUT)
-    async def logout(request: Request, portal: PortalDep) -> Response:
+    async def logout(
+        request: Request,
+        portal: PortalDep,
+        csrf_token: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
         """RP-Initiated Logout 1.0 section 2: the local session ends here, then the provider's
         session through its end_session_endpoint; it sends the citizen back to the home page
-        with the ``state`` the portal keeps in the (new) session."""
+        with the ``state`` the portal keeps in the (new) session. A signed-in session's post
+        without its CSRF token (another site's form) changes nothing."""
         login = current_login(request)
+        if login is None:
+            return RedirectResponse(HOME, status_code=303)
+        if not csrf_ok(request, csrf_token):
+            return forged_form(portal, request)
         language = request.session.get("lang")
         request.session.clear()
         if language:
             request.session["lang"] = language
-        if login is None:
-            return RedirectResponse(HOME, status_code=303)
         try:
             redirect = await portal.provider.logout_redirect(
                 request,
@@ -447,6 +366,7 @@ def create_app(settings: PortalSettings, *, client_key: ClientKey | None = None)
         templates=Jinja2Templates(directory=PACKAGE_DIR / "templates"),
     )
     add_routes(app)
+    signing_pages.add_routes(app)
     add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     app.middleware("http")(security_headers(settings))

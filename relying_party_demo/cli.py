@@ -1,7 +1,8 @@
 """``rp-demo``: the relying-party demo portal's command.
 
 - ``rp-demo register``: register the portal at the provider (in process, through the
-  provider's own registration rules, reading the provider's ``IDP_*`` settings); idempotent.
+  provider's own registration rules, reading the provider's ``IDP_*`` settings): logins, and
+  signature requests (client_credentials with the ``signature`` scope); idempotent.
 - ``rp-demo serve``: serve the portal with uvicorn.
 
 Errors are one sentence on stderr with a non-zero exit code, like the ``idp`` command.
@@ -41,7 +42,8 @@ def _settings() -> PortalSettings:
 def register(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Register (or refresh) the portal as a private_key_jwt client at the provider."""
+    """Register (or refresh) the portal as a private_key_jwt client at the provider, for logins
+    and for signature requests."""
     from idp.cli import common
     from idp.context import utc_now
     from idp.oidc.clients import ClientRegistrationError
@@ -78,6 +80,8 @@ def register(
                     "token_endpoint_auth_method": registration.token_endpoint_auth_method,
                     "redirect_uris": registration.redirect_uris,
                     "post_logout_redirect_uris": registration.post_logout_redirect_uris,
+                    "grant_types": registration.grant_types,
+                    "scopes": registration.scopes,
                     "kid": client_key.kid,
                 }
             )

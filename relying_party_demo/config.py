@@ -67,7 +67,8 @@ class PortalSettings(BaseSettings):
     base_url: str = Field(
         default="http://127.0.0.1:8001",
         description="The portal's own URL as browsers reach it; the redirect URI is "
-        "BASE_URL/callback and the post-logout redirect URI BASE_URL/.",
+        "BASE_URL/callback, the post-logout redirect URI BASE_URL/ and the signature service's "
+        "return address BASE_URL/firma/vuelta.",
     )
     client_id: str = Field(
         default=DEFAULT_CLIENT_ID, description="The portal's client_id at the provider."
@@ -132,6 +133,16 @@ class PortalSettings(BaseSettings):
     @property
     def redirect_uri(self) -> str:
         return f"{self.base_url}/callback"
+
+    @property
+    def signature_redirect_uri(self) -> str:
+        """Where the provider sends the citizen back after a signature request."""
+        return f"{self.base_url}/firma/vuelta"
+
+    @property
+    def signature_api_url(self) -> str:
+        """The provider's signature API (not in its discovery document)."""
+        return f"{self.issuer}/signature"
 
     @property
     def post_logout_redirect_uri(self) -> str:

@@ -97,6 +97,10 @@ def banner(*, issuer: str, portal: str) -> str:
                 f"    {citizen.document_number:<14} {DEMO_PASSWORD}  "
                 f"{citizen.given_name} {citizen.family_name} (level {citizen.verification_level})"
             )
+    lines.append(
+        f"  Sign a sworn statement: {portal}/firma (as 4.567.890-5, with the software eID card; "
+        "the provider's card page prints the command)"
+    )
     lines += ["Stop both with Ctrl-C.", ""]
     return "\n".join(lines)
 

@@ -9,6 +9,9 @@
 - The ID token validated by authlib against the provider's JWKS (signature, ``iss``, ``aud``,
   ``exp``, ``nonce``, ``at_hash``).
 - RP-Initiated Logout 1.0: the provider's ``end_session_endpoint`` with ``id_token_hint``.
+- The client_credentials grant (RFC 6749 4.4) for the provider's own APIs (the ``signature``
+  scope), with the same ``private_key_jwt`` client authentication; API calls then carry the
+  access token as a bearer token (RFC 6750 2.1) through the same authlib client.
 """
 
 from __future__ import annotations
@@ -31,15 +34,19 @@ with warnings.catch_warnings():
 
 PROVIDER = "provider"
 SCOPES = ("openid", "profile", "email", "document")
+SERVICE_SCOPE = "signature"
+"""The provider's signature API, reached with a client_credentials access token."""
 TOKEN_ENDPOINT_AUTH_METHOD = "private_key_jwt"
 
 __all__ = [
     "PROVIDER",
     "SCOPES",
+    "SERVICE_SCOPE",
     "TOKEN_ENDPOINT_AUTH_METHOD",
     "MismatchingStateError",
     "OAuthError",
     "build_oauth",
+    "fetch_service_token",
 ]
 
 
@@ -62,3 +69,11 @@ def build_oauth(settings: PortalSettings, client_key: ClientKey) -> Any:
         },
     )
     return oauth.create_client(PROVIDER)
+
+
+async def fetch_service_token(provider: Any, *, scope: str) -> dict[str, Any]:
+    """An access token of the portal itself (RFC 6749 4.4.2), authenticated like every token
+    request with ``private_key_jwt``. Raises ``OAuthError`` when the provider refuses and
+    ``httpx.HTTPError`` when it cannot be reached."""
+    token = await provider.fetch_access_token(grant_type="client_credentials", scope=scope)
+    return dict(token)

@@ -1,9 +1,13 @@
 """Register the portal at the provider, in process, through the provider's own registration
 rules (``idp.oidc.clients``): the same validation as ``idp clients create``.
 
+The portal is a confidential web client with ``private_key_jwt``: the authorization code grant
+for logins, and the client_credentials grant with the ``signature`` scope for the provider's
+signature API (whose return address, ``/firma/vuelta``, is one more registered redirect URI).
+
 Idempotent: the portal has a fixed client_id (``RP_CLIENT_ID``, ``tramites-demo`` by default).
-A second run keeps that id and refreshes the registration (key, redirect URIs) so that a new
-key or a new ``RP_BASE_URL`` takes effect.
+A second run keeps that id and refreshes the registration (key, redirect URIs, grants, scopes)
+so that a new key, a new ``RP_BASE_URL`` or a new feature of the portal takes effect.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from idp.oidc.clients import (
 from idp.storage import clients as client_store
 from idp.storage.models import ClientAuthMethod, OAuthClient
 from relying_party_demo.config import PortalSettings
-from relying_party_demo.oidc import SCOPES
+from relying_party_demo.oidc import SCOPES, SERVICE_SCOPE
 
 CLIENT_NAME = "Portal de trámites (demostración)"
 
@@ -37,18 +41,21 @@ class Registration:
     token_endpoint_auth_method: str
     redirect_uris: list[str]
     post_logout_redirect_uris: list[str]
+    grant_types: list[str]
+    scopes: list[str]
 
 
 def portal_metadata(settings: PortalSettings, jwks: dict[str, Any]) -> ClientMetadata:
-    """What the portal registers: a confidential web client with private_key_jwt."""
+    """What the portal registers: a confidential web client with private_key_jwt, for logins
+    and for signature requests."""
     return ClientMetadata(
         client_name=CLIENT_NAME,
-        redirect_uris=[settings.redirect_uri],
+        redirect_uris=[settings.redirect_uri, settings.signature_redirect_uri],
         post_logout_redirect_uris=[settings.post_logout_redirect_uri],
         token_endpoint_auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
         application_type=ApplicationType.WEB,
-        grant_types=[GrantType.AUTHORIZATION_CODE],
-        scopes=list(SCOPES),
+        grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.CLIENT_CREDENTIALS],
+        scopes=[*SCOPES, SERVICE_SCOPE],
         jwks=jwks,
     )
 
@@ -75,6 +82,8 @@ def register_portal(
         token_endpoint_auth_method=str(client.token_endpoint_auth_method),
         redirect_uris=list(client.redirect_uris),
         post_logout_redirect_uris=list(client.post_logout_redirect_uris),
+        grant_types=[str(grant) for grant in client.grant_types],
+        scopes=list(client.scopes),
     )
 
 

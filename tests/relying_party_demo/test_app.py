@@ -60,3 +60,19 @@ def test_a_level_that_is_not_one_asks_for_none() -> None:
     assert parse_level("-1") is None
     assert parse_level("x") is None
     assert parse_level(None) is None
+
+
+def test_signing_needs_a_login(portal: TestClient) -> None:
+    page = portal.get("/firma")
+    assert "Necesitas ingresar" in page.text
+    assert 'href="/login?next=/firma"' in page.text
+    assert "inicia sesión" not in page.text
+    assert "Para firmar una declaración jurada, ingresa primero" in page.text
+    start = portal.post("/firma", data={"signature_format": "cades"}, follow_redirects=False)
+    assert start.headers["location"] == "/firma"
+    back = portal.get("/firma/vuelta?request_id=sig.x&state=y")
+    assert back.status_code == 400
+    assert "No pudimos completar la firma" in back.text
+    assert "Necesitas ingresar" in portal.get("/firma/resultado").text
+    for path in ("/firma/documento", "/firma/archivo-firma"):
+        assert portal.get(path, follow_redirects=False).headers["location"] == "/firma"

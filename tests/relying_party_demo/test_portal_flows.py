@@ -11,7 +11,7 @@ from idp.assurance.methods import AuthMethod, record_method
 from idp.storage import clients as client_store
 from idp.storage.models import BrowserSession, ClientAssertionJti
 from relying_party_demo.app import SESSION_COOKIE
-from tests.helpers import add_citizen
+from tests.helpers import add_citizen, csrf_token_of
 from tests.relying_party_demo.conftest import (
     LEVEL_0_USERNAME,
     LEVEL_1_USERNAME,
@@ -124,7 +124,17 @@ def test_the_procedure_offers_step_up_and_explains_an_unmet_level(live: LiveDemo
 
 def test_logout_ends_the_portal_session_and_the_providers(live: LiveDemo) -> None:
     browser, _ = _log_in(live, LEVEL_1_USERNAME)
-    result = walk(browser, f"{live.portal}/logout", portal=live.portal, method="POST")
+    forged = browser.post(f"{live.portal}/logout", follow_redirects=False)
+    assert forged.status_code == 403  # another site's form: no token, nothing done
+    assert "Ingresaste como Juan." in browser.get(f"{live.portal}/").text
+    token = csrf_token_of(browser.get(f"{live.portal}/logout"))
+    result = walk(
+        browser,
+        f"{live.portal}/logout",
+        portal=live.portal,
+        method="POST",
+        data={"csrf_token": token},
+    )
     end_session = live.metadata["end_session_endpoint"]
     assert result.passed_through(end_session)
     logout_request = next(url for url in result.visited if url.startswith(end_session))

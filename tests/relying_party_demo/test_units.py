@@ -154,3 +154,4 @@ def test_the_launcher_banner_lists_urls_and_demo_logins() -> None:
     assert "http://127.0.0.1:8000/login" in text
     assert "1.234.567-2" in text
     assert "demo-ciudadania" in text
+    assert "Sign a sworn statement: http://127.0.0.1:8001/firma" in text

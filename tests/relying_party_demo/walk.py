@@ -31,10 +31,11 @@ def walk(
     password: str | None = None,
     consent: str = "allow",
     method: str = "GET",
+    data: dict[str, str] | None = None,
     max_steps: int = 15,
 ) -> Walk:
     visited: list[str] = []
-    response = browser.request(method, url, follow_redirects=False)
+    response = browser.request(method, url, data=data, follow_redirects=False)
     for _ in range(max_steps):
         visited.append(str(response.url))
         if response.status_code in (302, 303, 307):
