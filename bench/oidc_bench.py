@@ -44,10 +44,14 @@ REDIRECT_URI = "https://rp.bench.example/callback"
 
 
 class Connection:
+    """One keep-alive HTTP/1.1 connection; no redirects, no cookies, no chunked bodies."""
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.set_cookies: list[str] = []
+        """The Set-Cookie values of the last response (a dict keeps only one of them)."""
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -60,10 +64,13 @@ class Connection:
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         headers: dict[str, str] = {}
+        self.set_cookies = []
         for line in lines[1:]:
             if ":" in line:
                 name, value = line.split(":", 1)
                 headers[name.strip().lower()] = value.strip()
+                if name.strip().lower() == "set-cookie":
+                    self.set_cookies.append(value.strip())
         length = int(headers.get("content-length", "0"))
         body = await self.reader.readexactly(length) if length else b""
         if headers.get("connection", "").lower() == "close":
@@ -202,23 +209,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def descendants(pid: int) -> list[int]:
+    """The process and all its descendants (uvicorn workers, database backends), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, pending = [], [pid]
+    while pending:
+        one = pending.pop()
+        found.append(one)
+        pending += parents.get(one, [])
+    return found
+
+
 def process_tree_cpu(pid: int) -> float:
-    """utime+stime of a process and its children (uvicorn workers), in seconds."""
+    """CPU seconds of a process and its descendants, including those that have exited.
+
+    A descendant that exits (a database backend whose pooled connection was closed) leaves
+    the tree, but its parent's cutime/cstime then holds its time: summing utime, stime,
+    cutime and cstime over the living tree counts every CPU-second once.
+    """
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    pids = [pid]
-    try:
-        children = subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        pids += [int(child) for child in children]
-    except FileNotFoundError:
-        pass
-    for one in pids:
+    for one in descendants(pid):
         try:
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-        except (FileNotFoundError, IndexError):
+            total += sum(int(value) for value in fields[11:15]) / ticks
+        except (OSError, IndexError):
             continue
     return total
 
