@@ -13,7 +13,7 @@ export IDP_ISSUER ?= http://$(IDP_HOST):$(IDP_PORT)
 export RP_ISSUER ?= $(IDP_ISSUER)
 export RP_BASE_URL ?= http://$(IDP_HOST):$(RP_PORT)
 
-.PHONY: run test lint format screenshots venv clean
+.PHONY: run test fuzz lint format screenshots venv clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,15 @@ run: venv
 
 test: venv
 	$(BIN)/pytest
+
+# Long fuzzing: schemathesis over the machine endpoints and the hypothesis properties (redirect
+# URI matcher, JOSE validators, federation trust chains) with far more examples than `make test`.
+FUZZ_EXAMPLES ?= 1000
+fuzz: venv
+	IDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) IDP_FUZZ_RANDOM=1 HYPOTHESIS_PROFILE=fuzz \
+		$(BIN)/pytest -q tests/security/test_fuzz_openapi.py \
+			tests/security/test_redirect_uri_matching.py tests/security/test_jose_attacks.py \
+			tests/federation/test_properties.py
 
 # Pictures of the main pages for the README (Debian's chromium, Node and npm needed).
 screenshots: venv

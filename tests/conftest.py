@@ -22,7 +22,10 @@ from idp.app import create_app
 from idp.config import Settings
 from idp.storage.database import Database, create_database_engine
 from idp.storage.migrate import upgrade_to_head
+from tests.support.hypothesis_profiles import load_profile
 from tests.support.postgresql import REQUIRE_VARIABLE, PostgreSQLUnavailable, throwaway_server
+
+load_profile()  # HYPOTHESIS_PROFILE=fuzz (make fuzz) raises every property's examples
 
 TEST_PASSPHRASE = "test key passphrase, long enough"
 

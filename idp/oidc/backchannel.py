@@ -77,19 +77,21 @@ def _post(url: str, token: str, context: ProviderContext) -> str | None:
     """POST the logout token; None on success, else a short reason (no token in it)."""
     try:
         check_url(url, context.settings)
-        response = httpx.post(
+        with httpx.stream(
+            "POST",
             url,
             data={"logout_token": token},
             timeout=POST_TIMEOUT_SECONDS,
             follow_redirects=False,
-        )
+        ) as response:  # the answer's body is never read: a huge one costs nothing
+            status = response.status_code
     except OutboundRefused as exc:
         return f"refused: {exc}"
     except httpx.HTTPError as exc:
         return type(exc).__name__
-    if response.status_code in (200, 204):
+    if status in (200, 204):
         return None
-    return f"HTTP {response.status_code}"
+    return f"HTTP {status}"
 
 
 def deliver_due(context: ProviderContext, now: datetime) -> int:

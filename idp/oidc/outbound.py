@@ -2,7 +2,9 @@
 
 https only (http only for loopback, and only when private fetches are allowed); the host must
 not resolve to a private, loopback, link-local, multicast, reserved or unspecified address
-unless ``IDP_ALLOW_PRIVATE_NETWORK_FETCHES``; no redirects; a time limit and a size limit.
+(nor carry one, as IPv4-mapped, 6to4 or Teredo addresses do) unless
+``IDP_ALLOW_PRIVATE_NETWORK_FETCHES``; no redirects; a time limit (for the whole answer, not
+only for each read) and a size limit.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,8 +33,20 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries (IPv4-mapped, 6to4, Teredo): a relay or a
+    dual-stack socket may deliver to them."""
+    teredo = address.teredo
+    candidates = [address.ipv4_mapped, address.sixtofour, teredo[1] if teredo else None]
+    return [candidate for candidate in candidates if candidate is not None]
+
+
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return not (
+    if isinstance(address, ipaddress.IPv6Address) and not all(
+        _is_public(embedded) for embedded in _embedded_ipv4(address)
+    ):
+        return False
+    return address.is_global and not (
         address.is_private
         or address.is_loopback
         or address.is_link_local
@@ -57,20 +72,20 @@ def check_url(url: str, settings: Settings) -> None:
 def fetch_json(url: str, settings: Settings) -> Any:
     check_url(url, settings)
     limit = settings.outbound_max_bytes
+    timeout = settings.outbound_timeout_seconds
     try:
-        with (
-            httpx.Client(
-                timeout=settings.outbound_timeout_seconds, follow_redirects=False
-            ) as client,
-            client.stream("GET", url, headers={"accept": "application/json"}) as response,
-        ):
-            if response.status_code != 200:
-                raise OutboundRefused(f"HTTP {response.status_code}")
-            body = b""
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise OutboundRefused("response too large")
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            deadline = time.monotonic() + timeout  # httpx's timeout is per read: a slow drip
+            with client.stream("GET", url, headers={"accept": "application/json"}) as response:
+                if response.status_code != 200:
+                    raise OutboundRefused(f"HTTP {response.status_code}")
+                body = b""
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise OutboundRefused("response too large")
+                    if time.monotonic() > deadline:
+                        raise OutboundRefused("response too slow")
     except httpx.HTTPError as exc:
         raise OutboundRefused(f"{type(exc).__name__}") from exc
     try:

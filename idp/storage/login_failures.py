@@ -53,3 +53,20 @@ def block_until(session: Session, *, key: str, until: datetime) -> None:
 
 def clear(session: Session, *, key: str) -> None:
     session.execute(delete(LoginFailureCounter).where(LoginFailureCounter.key == key))
+
+
+def take_back(session: Session, *, key: str) -> None:
+    """Remove one counted attempt from ``key`` (an attempt counted before it turned out not
+    to be a failure); a counter back at zero with no block is removed."""
+    session.execute(
+        update(LoginFailureCounter)
+        .where(LoginFailureCounter.key == key, LoginFailureCounter.failures > 0)
+        .values(failures=LoginFailureCounter.failures - 1)
+    )
+    session.execute(
+        delete(LoginFailureCounter).where(
+            LoginFailureCounter.key == key,
+            LoginFailureCounter.failures <= 0,
+            LoginFailureCounter.blocked_until.is_(None),
+        )
+    )

@@ -306,3 +306,28 @@ def test_parallel_wrong_passwords_are_all_counted(
     assert outcomes == [InvalidCredentials()] * threads
     assert failures_of(database, account_key(USERNAME)) == threads
     assert failures_of(database, address_key(ADDRESS)) == threads
+
+
+def test_a_parallel_burst_gets_no_more_comparisons_than_the_threshold(
+    database: Database,
+) -> None:
+    """Each attempt is counted before its password is compared, so guesses released together
+    queue on the counter and those after the threshold-th see its block: at most ``threshold``
+    argon2 comparisons, whatever the interleaving (ASVS 2.2.1)."""
+    threads = 8
+    threshold = 3
+    throttling = LoginThrottling(account=_policy(threshold), address=_policy(1000))
+    hasher = CountingHasher()
+    add_citizen(database, hasher)
+    start = threading.Barrier(threads)
+
+    def one_attempt(index: int) -> LoginOutcome:
+        start.wait()
+        return attempt(database, hasher, password=f"wrong {index}", now=NOW, throttling=throttling)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        outcomes = list(pool.map(one_attempt, range(threads)))
+    assert hasher.verifications <= threshold
+    assert outcomes.count(InvalidCredentials()) == threshold - 1
+    refused = [outcome for outcome in outcomes if outcome != InvalidCredentials()]
+    assert all(isinstance(outcome, LoginThrottled) for outcome in refused)

@@ -9,10 +9,13 @@ reported at the end with its rule, impact, elements and help text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from idp.assurance.demo_card import DemoCaFiles, sign_challenge
+from idp.signature.ca import SigningCa
 from tests.browser.pages import (
     LANGUAGES,
     authorize,
@@ -53,6 +56,45 @@ class Scans:
         return "\n".join(
             f"{label}:\n{describe(violations)}" for label, violations in self.failures.items()
         )
+
+
+SIGNER = "4.567.890-5"
+
+
+def _signer_with_card(live: LiveDemo) -> Callable[[str], str]:
+    """The provider's signing CA, the demo eID CA, Carlos at level 3, and his software card
+    (returned as "sign this challenge")."""
+    provider = live.provider_app.state.provider
+    settings = provider.settings
+    passphrase = settings.key_passphrase_bytes()
+    SigningCa.create(
+        settings.keys_dir,
+        passphrase,
+        country="UY",
+        organisation="Agencia de Identidad (pruebas)",
+        common_name="Firma ciudadana (pruebas)",
+        now=provider.clock(),
+    )
+    eid = DemoCaFiles.under(settings.keys_dir, passphrase).create(now=provider.clock())
+    add_citizen(
+        provider.database,
+        provider.hasher,
+        username=SIGNER,
+        given_name="Carlos",
+        verification_level=3,
+    )
+    key, certificate = eid.issue_card(document_number="45678905", now=provider.clock())
+
+    def answer(challenge: str) -> str:
+        return sign_challenge(
+            key=key,
+            certificate=certificate,
+            challenge=challenge.strip(),
+            audience=live.issuer,
+            now=provider.clock(),
+        )
+
+    return answer
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -131,5 +173,41 @@ def test_every_page_meets_wcag_a_and_aa(
         page.wait_for_url(f"{live.portal}/tramite")
         scans.scan(page, "portal procedure, level reached")
 
-    assert len(scans.scanned) == 16
+    # Carlos (level 3, a software eID card) signs a sworn statement from the portal.
+    card = _signer_with_card(live)
+    with open_page(chromium) as page:
+        page.goto(f"{live.issuer}/login?lang={language}")
+        page.goto(f"{live.portal}/?lang={language}")
+        with page.expect_navigation():
+            page.locator("main a[href='/login']").click()
+        log_in_on_provider(page, SIGNER)
+        authorize(page)
+        page.wait_for_url(f"{live.portal}/perfil")
+        page.goto(f"{live.portal}/firma")
+        scans.scan(page, "portal signing page")
+        with page.expect_navigation():
+            page.locator("main form[action='/firma'] button[type=submit]").click()
+        scans.scan(page, "provider signature approval, card needed")
+        with page.expect_navigation():
+            page.locator("main a.button[href^='/step-up/card']").click()
+        scans.scan(page, "provider eID card step-up")
+        challenge = page.locator("#challenge").inner_text()
+        page.locator("#card_response").fill(card(challenge))
+        with page.expect_navigation():
+            page.locator("form[action='/step-up/card'] button").click()
+        with page.expect_navigation():
+            page.locator("main a.button[href^='/account/signature']").click()
+        scans.scan(page, "provider signing certificate enrolment")
+        page.locator("#consent").check()
+        with page.expect_navigation():
+            page.locator("form[action='/account/signature/enrol'] button").click()
+        scans.scan(page, "provider signature approval, ready to sign")
+        with page.expect_navigation():
+            page.locator("button[name=decision][value=approve]").click()
+        page.wait_for_url(re.compile(rf"^{re.escape(live.portal)}/firma/resultado"))
+        scans.scan(page, "portal signature result")
+        page.goto(f"{live.issuer}/account/signature")
+        scans.scan(page, "provider signing certificate")
+
+    assert len(scans.scanned) == 23
     assert not scans.failures, f"WCAG A/AA violations ({language}):\n{scans.report()}"

@@ -22,6 +22,8 @@ NOT_BROWSER_FORMS = {
     "/introspect": "authenticated by client credentials",
     "/revoke": "authenticated by client credentials",
     "/userinfo": "authenticated by a bearer access token",
+    "/signature/requests": "the signature API: authenticated by a bearer access token (JSON)",
+    "/signature/verify": "public verification of a signature: changes nothing (JSON)",
     "/logout/oidc": "RP-initiated logout: without a valid id_token_hint it only shows a "
     "confirmation form, which carries a CSRF token (tested below)",
 }

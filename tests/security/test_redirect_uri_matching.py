@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from idp.oidc.clients import ApplicationType, redirect_uri_matches
+from tests.support.hypothesis_profiles import examples
 
 WEB = "https://tramites.example.gub.uy/callback"
 NATIVE = "http://127.0.0.1/callback"
@@ -23,7 +24,7 @@ URL_CHARACTERS = st.characters(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(requested=st.text(URL_CHARACTERS, max_size=80).map(lambda tail: WEB + tail))
 @example(requested=WEB + "/")
 @example(requested=WEB + "/../evil")
@@ -60,7 +61,7 @@ def test_look_alikes_of_a_registered_web_uri_are_refused(requested: str) -> None
     assert not redirect_uri_matches([WEB], requested, ApplicationType.WEB)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(port=st.integers(min_value=1, max_value=65535))
 def test_a_native_client_may_use_any_port_on_its_loopback_address(port: int) -> None:
     """RFC 8252 7.3: the port of a loopback redirect is chosen by the app at run time."""
@@ -68,7 +69,7 @@ def test_a_native_client_may_use_any_port_on_its_loopback_address(port: int) -> 
     assert redirect_uri_matches([NATIVE], requested, ApplicationType.NATIVE)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     host=st.sampled_from(
         [
