@@ -19,6 +19,7 @@ from idp.assurance.totp_routes import router as totp_router
 from idp.config import Settings, load_settings
 from idp.context import ProviderContext
 from idp.errors import ProviderError
+from idp.federation import routes as federation_routes
 from idp.oidc.backchannel import running_backchannel_worker
 from idp.oidc.routers import (
     authorize,
@@ -72,13 +73,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, error_pages.handle_validation_error)
     app.add_exception_handler(Exception, error_pages.handle_unexpected_error)
 
-    app.include_router(accounts_router)
-    app.include_router(account_pages_router)
-    app.include_router(enrolment_router)
-    app.include_router(totp_router)
-    app.include_router(card_router)
-    app.include_router(signature_pages.router)
-    app.include_router(signature_api.router)
+    # The protocol endpoints first: they take most requests, and matching walks the routes in
+    # order (no path of the pages below overlaps with theirs).
     for protocol_router in (
         discovery.router,
         authorize.router,
@@ -89,6 +85,14 @@ def create_app(
         logout.router,
     ):
         app.include_router(protocol_router)
+    app.include_router(accounts_router)
+    app.include_router(account_pages_router)
+    app.include_router(enrolment_router)
+    app.include_router(totp_router)
+    app.include_router(card_router)
+    app.include_router(signature_pages.router)
+    app.include_router(signature_api.router)
+    app.include_router(federation_routes.router)
     app.mount("/static", StaticFiles(packages=[("idp.web", "static")]), name="static")
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)

@@ -11,7 +11,7 @@ import ipaddress
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -138,6 +138,15 @@ class Settings(BaseSettings):
         le=600,
         description="Every worker reloads key states at least this often (bounded staleness).",
     )
+    client_cache_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=600,
+        description="Each worker keeps the client registrations the token, introspection and "
+        "revocation endpoints read for at most this long: `idp clients` changes (update, "
+        "rotate-secret, delete) reach every worker within it; a withdrawn secret may be accepted "
+        "that long, a new one works at once. 0 reads the client on every request.",
+    )
     pairwise_salt: SecretStr | None = Field(
         default=None,
         description="Secret mixed into pairwise subject identifiers; never change it once used.",
@@ -257,6 +266,38 @@ class Settings(BaseSettings):
         "(probes and /metrics are exempt).",
     )
 
+    federation_enabled: bool = Field(
+        default=False,
+        description="Be an OpenID Federation 1.0 entity: publish a signed Entity Configuration "
+        "at /.well-known/openid-federation (section 9) signed with the federation keys.",
+    )
+    federation_role: Literal["leaf", "trust_anchor"] = Field(
+        default="leaf",
+        description="`leaf` (an OpenID Provider with authority_hints) or `trust_anchor` (issues "
+        "Subordinate Statements from its fetch and list endpoints, section 8).",
+    )
+    federation_authority_hints: list[str] = Field(
+        default_factory=list,
+        description="JSON array of the Entity Identifiers of this leaf's immediate superiors "
+        "(section 3.1.1 authority_hints).",
+    )
+    federation_trust_anchors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="JSON object: Trust Anchor Entity Identifier -> its pinned JWK Set "
+        "(section 10.2: the Trust Anchor's keys are configured, never fetched).",
+    )
+    federation_organization_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="organization_name of the federation_entity metadata (section 5.2.2).",
+    )
+    federation_statement_lifetime_seconds: int = Field(
+        default=24 * 60 * 60,
+        ge=60,
+        le=30 * 24 * 60 * 60,
+        description="Lifetime (exp - iat) of the Entity Configuration and Subordinate Statements.",
+    )
+
     @field_validator("issuer")
     @classmethod
     def _issuer_is_a_plain_https_url(cls, value: str) -> str:
@@ -272,6 +313,33 @@ class Settings(BaseSettings):
                 "IDP_ISSUER must use https unless its host is a loopback address "
                 "(127.0.0.1, localhost or [::1])."
             )
+        return value
+
+    @field_validator("federation_authority_hints")
+    @classmethod
+    def _authority_hints_are_entity_ids(cls, value: list[str]) -> list[str]:
+        for entity_id in value:
+            problem = entity_identifier_problem(entity_id)
+            if problem:
+                raise ValueError(f"IDP_FEDERATION_AUTHORITY_HINTS: {problem}")
+        if len(set(value)) != len(value):
+            raise ValueError("IDP_FEDERATION_AUTHORITY_HINTS lists an entity twice.")
+        return value
+
+    @field_validator("federation_trust_anchors")
+    @classmethod
+    def _trust_anchors_are_pinned_jwks(
+        cls, value: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        for entity_id, jwks in value.items():
+            problem = entity_identifier_problem(entity_id)
+            if problem:
+                raise ValueError(f"IDP_FEDERATION_TRUST_ANCHORS: {problem}")
+            keys = jwks.get("keys") if isinstance(jwks, dict) else None
+            if not isinstance(keys, list) or not keys:
+                raise ValueError(
+                    f"IDP_FEDERATION_TRUST_ANCHORS: the JWK Set of {entity_id} has no keys."
+                )
         return value
 
     @field_validator("country")
@@ -361,6 +429,24 @@ class Settings(BaseSettings):
                 raise SettingsError("No key passphrase is configured.")
             passphrase = DEVELOPMENT_KEY_PASSPHRASE
         return passphrase.encode("utf-8")
+
+
+def entity_identifier_problem(entity_id: str) -> str | None:
+    """Why ``entity_id`` is not an Entity Identifier we accept (OpenID Federation 1.0 section
+    1.2: an https URL with a host and no query or fragment; plain http only on a loopback host,
+    as for the issuer), or None when it is one."""
+    try:
+        parts = urlsplit(entity_id)
+        host = parts.hostname
+    except ValueError:
+        return f"{entity_id!r} is not a URL."
+    if parts.scheme not in ("https", "http") or not host:
+        return f"{entity_id!r} is not an absolute https URL."
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        return f"{entity_id!r} must not have a query, a fragment or user information."
+    if parts.scheme == "http" and not is_loopback_host(host):
+        return f"{entity_id!r} must use https unless its host is a loopback address."
+    return None
 
 
 def _is_sqlite_in_temporary_folder(url: str) -> bool:

@@ -15,10 +15,13 @@ from idp.accounts.sessions import SessionTimeouts
 from idp.accounts.throttling import LoginThrottling
 from idp.config import Settings
 from idp.context_clock import utc_now
+from idp.oidc.client_cache import ClientCache
+from idp.oidc.published import PublishedDocuments
 from idp.signature.authority import SignatureAuthority
 from idp.signing_keys.keyring import KeyRing
 from idp.signing_keys.service import key_store
 from idp.storage.database import Database
+from idp.storage.models import KeyPurpose
 
 
 @dataclass
@@ -30,23 +33,41 @@ class ProviderContext:
     session_timeouts: SessionTimeouts
     keyring: KeyRing
     signature_authority: SignatureAuthority
+    clients: ClientCache
+    documents: PublishedDocuments
     clock: Callable[[], datetime] = field(default=utc_now)
+    federation_keyring: KeyRing | None = None
+    """The Federation Entity Keys (``purpose`` federation); None when federation is off."""
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, database: Database | None = None
     ) -> ProviderContext:
         database = database or Database.from_settings(settings)
-        return cls(
-            settings=settings,
-            database=database,
-            keyring=KeyRing(
+        federation_keyring = (
+            KeyRing(
                 database=database,
                 store=key_store(settings),
                 refresh_seconds=settings.key_refresh_seconds,
-            ),
+                purpose=KeyPurpose.FEDERATION,
+            )
+            if settings.federation_enabled
+            else None
+        )
+        keyring = KeyRing(
+            database=database,
+            store=key_store(settings),
+            refresh_seconds=settings.key_refresh_seconds,
+        )
+        return cls(
+            federation_keyring=federation_keyring,
+            settings=settings,
+            database=database,
+            keyring=keyring,
             hasher=PasswordHasher.from_settings(settings),
             throttling=LoginThrottling.from_settings(settings),
             session_timeouts=SessionTimeouts.from_settings(settings),
             signature_authority=SignatureAuthority.from_settings(settings),
+            clients=ClientCache(ttl_seconds=settings.client_cache_seconds),
+            documents=PublishedDocuments(settings, keyring),
         )

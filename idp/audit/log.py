@@ -44,6 +44,7 @@ class AuditEvent:
     SIGNATURE_REFUSED = "signature.refused"
     SIGNATURE_CREDENTIAL_ISSUED = "signature.credential_issued"
     SIGNATURE_CREDENTIAL_REVOKED = "signature.credential_revoked"
+    FEDERATION_SUBORDINATE_CHANGED = "federation.subordinate_changed"
 
 
 def _canonical(record: AuditRecord) -> bytes:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from idp.cli import audit, card, clients, db, demo, keys, serve, signatures, users, verify
+from idp.cli import (
+    audit,
+    card,
+    clients,
+    db,
+    demo,
+    federation,
+    keys,
+    serve,
+    signatures,
+    users,
+    verify,
+)
 
 app = typer.Typer(
     name="idp",
@@ -17,6 +29,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
+app.add_typer(federation.app, name="federation")
 app.add_typer(clients.app, name="clients")
 app.add_typer(demo.app, name="demo")
 app.add_typer(verify.app, name="verify")

@@ -280,7 +280,8 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Delete a client with its grants, codes, tokens and consents."""
+    """Delete a client with its grants, codes, tokens and consents. Workers that cached it may
+    still authenticate it for up to IDP_CLIENT_CACHE_SECONDS (30 s)."""
     if not yes:
         if json_output:
             common.fail("Deleting a client with --json needs --yes.")
@@ -296,7 +297,8 @@ def delete(
 
 @app.command("rotate-secret")
 def rotate_secret(client_id: str, json_output: JsonOption = False) -> None:
-    """Give a client a new secret (shown once); the old one stops working at once."""
+    """Give a client a new secret (shown once). It works at once; the old one stops working
+    within IDP_CLIENT_CACHE_SECONDS (30 s) in every worker."""
     settings = common.settings()
     with common.operator_errors(), common.database(settings) as db, db.transaction() as session:
         client = _require(session, client_id)

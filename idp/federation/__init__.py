@@ -1,7 +1,10 @@
 """OpenID Federation 1.0: Entity Statements, metadata policy and Trust Chains.
 
 The protocol core here needs no web framework and no database: statements are verified from
-explicit inputs (keys, ``now``), and statements come from a ``Fetcher``.
+explicit inputs (keys, ``now``), and statements come from a ``Fetcher``. Around it, this provider
+as a federation Entity: ``entity`` (pure builders of the Entity Configuration and Subordinate
+Statements, and signing with the federation keys), ``subordinates`` (a Trust Anchor's
+Subordinates: checks and storage) and ``routes`` (the thin HTTP endpoints).
 """
 
 from idp.federation.statements import (

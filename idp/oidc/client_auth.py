@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -19,9 +20,9 @@ from urllib.parse import unquote_plus
 from sqlalchemy.orm import Session
 
 from idp.errors import InvalidClient, InvalidRequest
+from idp.oidc.client_cache import ClientCache, ClientRegistration
 from idp.oidc.clients import client_secret_matches
-from idp.storage import clients as client_store
-from idp.storage.models import ClientAuthMethod, OAuthClient
+from idp.storage.models import ClientAuthMethod
 
 CLIENT_ASSERTION_TYPE_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_CREDENTIAL_LENGTH = 512
@@ -106,20 +107,35 @@ def authenticate_client(
     *,
     credentials: PresentedCredentials,
     verify_assertion: AssertionVerifier,
+    clients: ClientCache,
     now: datetime,
-) -> OAuthClient:
+) -> ClientRegistration:
     """The authenticated client, or ``InvalidClient``.
 
     ``verify_assertion`` checks a private_key_jwt assertion (signature with the client's
-    registered keys, claims, single use) and returns the client id it names.
+    registered keys, claims, single use) and returns the client id it names. The registration
+    comes from ``clients`` (at most ``IDP_CLIENT_CACHE_SECONDS`` old); credentials refused by a
+    cached registration are checked again against the database, so a change that grants
+    access (a rotated secret) applies at once and only a withdrawal waits for the bound.
     """
     headers = _challenge(credentials)
     client_id = credentials.client_id
     if credentials.method is ClientAuthMethod.PRIVATE_KEY_JWT:
         client_id = verify_assertion(session, credentials, now)
-    client = client_store.get_client(session, client_id=client_id)
+    cached = clients.cached(client_id)
+    if cached is not None:
+        with contextlib.suppress(InvalidClient):
+            return _check_credentials(cached, credentials, headers)
+    client = clients.read(session, client_id)
     if client is None:
         raise InvalidClient(debug=f"unknown client {client_id[:64]!r}", headers=headers)
+    return _check_credentials(client, credentials, headers)
+
+
+def _check_credentials(
+    client: ClientRegistration, credentials: PresentedCredentials, headers: dict[str, str]
+) -> ClientRegistration:
+    """The registered method was used, with the registered secret if it has one."""
     if client.token_endpoint_auth_method != credentials.method:
         raise InvalidClient(
             debug=f"client {client.client_id} registered {client.token_endpoint_auth_method}, "

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from idp.context import ProviderContext
 from idp.errors import InvalidToken, ProviderError
 from idp.oidc.bearer import verify_access_token
+from idp.oidc.client_cache import ClientRegistration
 from idp.oidc.tokens import token_hash
 from idp.storage import grants
-from idp.storage.models import OAuthClient, RefreshToken
+from idp.storage.models import RefreshToken
 
 INACTIVE: dict[str, Any] = {"active": False}
 TOKEN_TYPE_HINTS = frozenset({"access_token", "refresh_token"})
@@ -54,7 +55,7 @@ def _live_refresh_token(session: Session, token: str, now: datetime) -> RefreshT
 
 
 def introspect(
-    session: Session, context: ProviderContext, *, caller: OAuthClient, token: str
+    session: Session, context: ProviderContext, *, caller: ClientRegistration, token: str
 ) -> dict[str, Any]:
     now = context.clock()
     claims = _access_claims(session, context, token)
@@ -82,7 +83,9 @@ def introspect(
     }
 
 
-def revoke(session: Session, context: ProviderContext, *, caller: OAuthClient, token: str) -> None:
+def revoke(
+    session: Session, context: ProviderContext, *, caller: ClientRegistration, token: str
+) -> None:
     """RFC 7009 2.1: revoking a refresh token revokes its grant (and so its access tokens)."""
     now = context.clock()
     claims = _access_claims(session, context, token)

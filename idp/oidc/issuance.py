@@ -31,9 +31,10 @@ from idp.oidc.claims import (
     release_claims,
     subject_for,
 )
+from idp.oidc.client_cache import ClientView
 from idp.oidc.clients import GrantType
 from idp.signing_keys.keyring import KeyRing, NoSigningKey
-from idp.storage.models import Citizen, ClientAuthMethod, Grant, OAuthClient, RefreshToken
+from idp.storage.models import Citizen, ClientAuthMethod, Grant, RefreshToken
 
 ACCESS_TOKEN_ALG = "ES256"
 OFFLINE_ACCESS = "offline_access"
@@ -47,7 +48,7 @@ class IssuedAccessToken:
     jti: str
 
 
-def subject_of(citizen: Citizen, client: OAuthClient, settings: Settings) -> str:
+def subject_of(citizen: Citizen, client: ClientView, settings: Settings) -> str:
     """The ``sub`` this client knows the citizen by: public, or pairwise per sector (OIDC Core
     8.1)."""
     return subject_for(
@@ -127,7 +128,7 @@ def id_token(
     *,
     keyring: KeyRing,
     settings: Settings,
-    client: OAuthClient,
+    client: ClientView,
     citizen: Citizen,
     grant: Grant,
     subject: str,
@@ -157,7 +158,7 @@ def id_token(
     return _sign(keyring, claims, alg=alg, typ=tokens.ID_TOKEN_TYPE)
 
 
-def issues_refresh_token(client: OAuthClient, scopes: list[str]) -> bool:
+def issues_refresh_token(client: ClientView, scopes: list[str]) -> bool:
     """OIDC Core 11 as this provider applies it: a refresh token when ``offline_access`` was
     granted (with consent), and to confidential clients, in both cases only to a client
     registered for the refresh_token grant (a token it could not use is never minted)."""

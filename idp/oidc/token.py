@@ -19,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, NoReturn, Protocol
 from urllib.parse import parse_qsl
@@ -34,6 +35,7 @@ from idp.errors import (
     UnsupportedGrantType,
 )
 from idp.oidc import issuance
+from idp.oidc.client_cache import ClientRegistration
 from idp.oidc.clients import GrantType
 from idp.oidc.tokens import token_hash
 from idp.signing_keys.keyring import KeyRing
@@ -44,7 +46,6 @@ from idp.storage.models import (
     CitizenStatus,
     ClientAuthMethod,
     Grant,
-    OAuthClient,
     RefreshToken,
 )
 
@@ -120,7 +121,7 @@ def required(form: dict[str, str], name: str) -> str:
     return value
 
 
-def requested_grant_type(form: dict[str, str], client: OAuthClient) -> GrantType:
+def requested_grant_type(form: dict[str, str], client: ClientRegistration) -> GrantType:
     """RFC 6749 5.2: ``grant_type`` is required, one we support (``unsupported_grant_type``),
     and one the client registered (``unauthorized_client``)."""
     value = required(form, "grant_type")
@@ -167,7 +168,7 @@ def grant_token_response(
     *,
     keyring: KeyRing,
     settings: Settings,
-    client: OAuthClient,
+    client: ClientRegistration,
     grant: Grant,
     citizen: Citizen,
     scope: str,
@@ -208,7 +209,7 @@ def grant_token_response(
 
 
 def store_refresh_token(
-    session: Session, *, grant: Grant, client: OAuthClient, scope: str, now: datetime
+    session: Session, *, grant: Grant, client: ClientRegistration, scope: str, now: datetime
 ) -> str:
     value, row = issuance.refresh_token(
         grant=grant, client_id=client.client_id, scope=scope, now=now
@@ -243,7 +244,7 @@ def redeem_code(session: Session, *, code: str, now: datetime) -> AuthorizationC
     return stored
 
 
-def check_code_client(stored: AuthorizationCode, client: OAuthClient) -> None:
+def check_code_client(stored: AuthorizationCode, client: ClientRegistration) -> None:
     """RFC 6749 4.1.3: the code was issued to the authenticated client."""
     if stored.client_id != client.client_id:
         raise InvalidGrant("The authorization code was issued to another client.")
@@ -261,7 +262,7 @@ def check_code_redirect_uri(stored: AuthorizationCode, redirect_uri: str) -> Non
         raise InvalidGrant("The redirect_uri does not match the authorization request.")
 
 
-def check_pkce(stored: AuthorizationCode, verifier: str | None, client: OAuthClient) -> None:
+def check_pkce(stored: AuthorizationCode, verifier: str | None, client: ClientRegistration) -> None:
     """RFC 7636 4.6, and RFC 9700 2.1.1: a code_verifier for a code issued without a
     code_challenge is refused (PKCE downgrade), and public clients always need PKCE."""
     challenge = stored.code_challenge
@@ -283,7 +284,7 @@ def authorization_code_grant(
     session: Session,
     *,
     form: dict[str, str],
-    client: OAuthClient,
+    client: ClientRegistration,
     keyring: KeyRing,
     settings: Settings,
     now: datetime,
@@ -318,7 +319,7 @@ def authorization_code_grant(
 
 
 def presented_refresh_token(
-    session: Session, *, value: str, client: OAuthClient, now: datetime
+    session: Session, *, value: str, client: ClientRegistration, now: datetime
 ) -> RefreshToken:
     """The stored refresh token, if it is this client's: a token of another client is
     ``invalid_grant`` and stays untouched (RFC 6749 6). A rotated one presented again by its
@@ -365,7 +366,7 @@ def refresh_token_grant(
     session: Session,
     *,
     form: dict[str, str],
-    client: OAuthClient,
+    client: ClientRegistration,
     keyring: KeyRing,
     settings: Settings,
     now: datetime,
@@ -395,13 +396,13 @@ def refresh_token_grant(
 # --- client_credentials (RFC 6749 4.4) ---
 
 
-def check_confidential(client: OAuthClient) -> None:
+def check_confidential(client: ClientRegistration) -> None:
     """RFC 6749 4.4: only confidential clients."""
     if client.token_endpoint_auth_method == ClientAuthMethod.NONE:
         raise UnauthorizedClient("Public clients cannot use the client_credentials grant.")
 
 
-def client_credentials_scope(requested: str | None, registered: list[str]) -> str:
+def client_credentials_scope(requested: str | None, registered: Collection[str]) -> str:
     """A subset of the client's registered scopes; never ``openid`` or ``offline_access``,
     which need a citizen."""
     wanted = scope_tokens(requested) if requested else []
@@ -416,7 +417,7 @@ def client_credentials_grant(
     session: Session,
     *,
     form: dict[str, str],
-    client: OAuthClient,
+    client: ClientRegistration,
     keyring: KeyRing,
     settings: Settings,
     now: datetime,
@@ -449,7 +450,7 @@ class GrantHandler(Protocol):
         session: Session,
         *,
         form: dict[str, str],
-        client: OAuthClient,
+        client: ClientRegistration,
         keyring: KeyRing,
         settings: Settings,
         now: datetime,

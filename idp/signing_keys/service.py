@@ -36,6 +36,24 @@ class KeyOperationError(RuntimeError):
     """A key operation was refused; one sentence for the operator."""
 
 
+FEDERATION_ALGORITHMS = (SigningAlgorithm.ES256,)
+"""Federation Entity Keys (OpenID Federation 1.0 section 3.1 ``jwks``): one current ES256 key
+signs the Entity Configuration and Subordinate Statements."""
+
+ALGORITHMS_BY_PURPOSE: dict[KeyPurpose, tuple[SigningAlgorithm, ...]] = {
+    KeyPurpose.OIDC: DEFAULT_ALGORITHMS,
+    KeyPurpose.FEDERATION: FEDERATION_ALGORITHMS,
+}
+"""The algorithms each purpose always has a current key for."""
+
+
+def default_algorithms(purpose: KeyPurpose) -> tuple[SigningAlgorithm, ...]:
+    try:
+        return ALGORITHMS_BY_PURPOSE[purpose]
+    except KeyError:
+        raise KeyOperationError(f"Keys for {purpose.value} are not managed here.") from None
+
+
 @dataclass(frozen=True, slots=True)
 class CreatedKey:
     kid: str
@@ -108,29 +126,50 @@ def create_key(
 
 
 def create_initial_keys(
-    session: Session, *, store: KeyFileStore, now: datetime
+    session: Session,
+    *,
+    store: KeyFileStore,
+    now: datetime,
+    purpose: KeyPurpose = KeyPurpose.OIDC,
 ) -> list[SigningKey]:
-    """On an empty key store: current RS256 and ES256 keys at once."""
-    if list_keys(session, purpose=KeyPurpose.OIDC):
+    """On an empty key store: current keys of the purpose's algorithms at once (RS256 and
+    ES256 for OpenID Connect, ES256 for the federation)."""
+    if list_keys(session, purpose=purpose):
         raise KeyOperationError("The key store already has keys.")
     return [
-        create_key(session, store=store, algorithm=algorithm, state=KeyState.CURRENT, now=now)
-        for algorithm in DEFAULT_ALGORITHMS
+        create_key(
+            session,
+            store=store,
+            algorithm=algorithm,
+            state=KeyState.CURRENT,
+            now=now,
+            purpose=purpose,
+        )
+        for algorithm in default_algorithms(purpose)
     ]
 
 
-def check_current_keys(session: Session, *, store: KeyFileStore) -> list[SigningKey]:
+def _rotate_command(purpose: KeyPurpose) -> str:
+    suffix = "" if purpose is KeyPurpose.OIDC else f" --purpose {purpose.value}"
+    return f"idp keys rotate{suffix}"
+
+
+def check_current_keys(
+    session: Session, *, store: KeyFileStore, purpose: KeyPurpose = KeyPurpose.OIDC
+) -> list[SigningKey]:
     """Every default algorithm has a current key whose file loads and matches its record.
 
     Raises ``KeyOperationError`` naming the first problem; the provider refuses to start on it.
     """
-    keys = list_keys(session, purpose=KeyPurpose.OIDC)
+    keys = list_keys(session, purpose=purpose)
     effective = effective_states([view_of(key) for key in keys], utc_now())
     current = [key for key in keys if effective[key.kid].state == KeyState.CURRENT]
-    for algorithm in DEFAULT_ALGORITHMS:
+    what = "signing" if purpose is KeyPurpose.OIDC else purpose.value
+    for algorithm in default_algorithms(purpose):
         if not any(key.alg == algorithm.value for key in current):
             raise KeyOperationError(
-                f"There is no current {algorithm.value} signing key; run `idp keys rotate`."
+                f"There is no current {algorithm.value} {what} key; "
+                f"run `{_rotate_command(purpose)}`."
             )
     for key in current:
         try:
@@ -175,10 +214,13 @@ def settle(session: Session, *, now: datetime, purpose: KeyPurpose = KeyPurpose.
     return len(changes)
 
 
-def _require_key(session: Session, kid: str) -> SigningKey:
+def _require_key(session: Session, kid: str, purpose: KeyPurpose | None = None) -> SigningKey:
+    """The key ``kid``; with ``purpose``, only a key of that purpose (the others are not
+    this command's to change)."""
     key = session.get(SigningKey, kid)
-    if key is None:
-        raise KeyOperationError(f"There is no key with kid {kid}.")
+    if key is None or (purpose is not None and key.purpose != purpose):
+        what = "key" if purpose is None or purpose is KeyPurpose.OIDC else f"{purpose} key"
+        raise KeyOperationError(f"There is no {what} with kid {kid}.")
     return key
 
 
@@ -198,6 +240,7 @@ def rotate(
     algorithms: Sequence[SigningAlgorithm] = (),
     publish_ahead: timedelta,
     if_older_than: timedelta | None = None,
+    purpose: KeyPurpose = KeyPurpose.OIDC,
 ) -> list[SigningKey]:
     """Add a ``next`` key per algorithm that becomes current after ``publish_ahead``.
 
@@ -205,14 +248,15 @@ def rotate(
     ``if_older_than``, an algorithm whose current key is younger is left alone (cron mode).
     An algorithm that already has a pending key is refused: one rotation at a time.
     """
-    if not list_keys(session, purpose=KeyPurpose.OIDC):
-        return create_initial_keys(session, store=store, now=now)
-    settle(session, now=now)
-    check_current_keys(session, store=store)  # a wrong passphrase must not write new keys
-    keys = list_keys(session, purpose=KeyPurpose.OIDC)
+    if not list_keys(session, purpose=purpose):
+        return create_initial_keys(session, store=store, now=now, purpose=purpose)
+    settle(session, now=now, purpose=purpose)
+    # a wrong passphrase must not write new keys
+    check_current_keys(session, store=store, purpose=purpose)
+    keys = list_keys(session, purpose=purpose)
     targets = list(algorithms) or sorted(
         {SigningAlgorithm(key.alg) for key in keys if key.state == KeyState.CURRENT}
-        | set(DEFAULT_ALGORITHMS)
+        | set(default_algorithms(purpose))
     )
     created: list[SigningKey] = []
     for algorithm in targets:
@@ -229,27 +273,44 @@ def rotate(
                 f"A {algorithm.value} key ({pending[0].kid}) is already waiting to become "
                 "current; activate or revoke it before rotating again."
             )
-        key = create_key(session, store=store, algorithm=algorithm, state=KeyState.NEXT, now=now)
+        key = create_key(
+            session,
+            store=store,
+            algorithm=algorithm,
+            state=KeyState.NEXT,
+            now=now,
+            purpose=purpose,
+        )
         key.activate_after = now + publish_ahead
         created.append(key)
     session.flush()
-    settle(session, now=now)
+    settle(session, now=now, purpose=purpose)
     return created
 
 
 def generate(
-    session: Session, *, store: KeyFileStore, algorithm: SigningAlgorithm, now: datetime
+    session: Session,
+    *,
+    store: KeyFileStore,
+    algorithm: SigningAlgorithm,
+    now: datetime,
+    purpose: KeyPurpose = KeyPurpose.OIDC,
 ) -> SigningKey:
     """Add a published ``next`` key that becomes current only with ``activate``."""
-    settle(session, now=now)
-    check_current_keys(session, store=store)  # a wrong passphrase must not write new keys
-    return create_key(session, store=store, algorithm=algorithm, state=KeyState.NEXT, now=now)
+    settle(session, now=now, purpose=purpose)
+    # a wrong passphrase must not write new keys
+    check_current_keys(session, store=store, purpose=purpose)
+    return create_key(
+        session, store=store, algorithm=algorithm, state=KeyState.NEXT, now=now, purpose=purpose
+    )
 
 
-def activate(session: Session, *, kid: str, now: datetime) -> SigningKey:
+def activate(
+    session: Session, *, kid: str, now: datetime, purpose: KeyPurpose | None = None
+) -> SigningKey:
     """Make a ``next`` key current now; the previous current key of its algorithm retires."""
-    settle(session, now=now)
-    key = _require_key(session, kid)
+    key = _require_key(session, kid, purpose)
+    settle(session, now=now, purpose=KeyPurpose(key.purpose))
     if key.state == KeyState.CURRENT:
         raise KeyOperationError(f"The key {kid} is already current.")
     if key.state != KeyState.NEXT:
@@ -265,11 +326,13 @@ def activate(session: Session, *, kid: str, now: datetime) -> SigningKey:
     return key
 
 
-def retire(session: Session, *, kid: str, now: datetime) -> SigningKey:
+def retire(
+    session: Session, *, kid: str, now: datetime, purpose: KeyPurpose | None = None
+) -> SigningKey:
     """Stop signing with a key but keep publishing it. A current key retires only when a
     ``next`` key of its algorithm can take over (which is then activated)."""
-    settle(session, now=now)
-    key = _require_key(session, kid)
+    key = _require_key(session, kid, purpose)
+    settle(session, now=now, purpose=KeyPurpose(key.purpose))
     if key.state == KeyState.RETIRED:
         return key
     if key.state == KeyState.REVOKED:
@@ -283,7 +346,7 @@ def retire(session: Session, *, kid: str, now: datetime) -> SigningKey:
         if not successors:
             raise KeyOperationError(
                 f"Retiring {kid} would leave no current {key.alg} key; run "
-                f"`idp keys rotate --alg {key.alg}` first."
+                f"`{_rotate_command(KeyPurpose(key.purpose))} --alg {key.alg}` first."
             )
         activate(session, kid=successors[0].kid, now=now)
         return key
@@ -294,18 +357,21 @@ def retire(session: Session, *, kid: str, now: datetime) -> SigningKey:
     return key
 
 
-def revoke(session: Session, *, kid: str, reason: str, now: datetime) -> SigningKey:
+def revoke(
+    session: Session, *, kid: str, reason: str, now: datetime, purpose: KeyPurpose | None = None
+) -> SigningKey:
     """Emergency: remove a key from the JWKS at once; tokens it signed stop verifying."""
     if not reason.strip():
         raise KeyOperationError("Give the reason for the revocation with --reason.")
-    settle(session, now=now)
-    key = _require_key(session, kid)
+    key = _require_key(session, kid, purpose)
+    settle(session, now=now, purpose=KeyPurpose(key.purpose))
     if key.state == KeyState.REVOKED:
         raise KeyOperationError(f"The key {kid} is already revoked.")
     if key.state == KeyState.CURRENT and len(_current_of(session, key.alg, key.purpose)) <= 1:
         raise KeyOperationError(
             f"Revoking {kid} would leave no current {key.alg} key; run "
-            f"`idp keys rotate --alg {key.alg} --publish-ahead 0` first."
+            f"`{_rotate_command(KeyPurpose(key.purpose))} --alg {key.alg} --publish-ahead 0` "
+            "first."
         )
     key.state = KeyState.REVOKED
     key.revoked_at = now
@@ -316,13 +382,19 @@ def revoke(session: Session, *, kid: str, reason: str, now: datetime) -> Signing
 
 
 def prune(
-    session: Session, *, store: KeyFileStore, now: datetime, longest_token_lifetime: timedelta
+    session: Session,
+    *,
+    store: KeyFileStore,
+    now: datetime,
+    longest_token_lifetime: timedelta,
+    purpose: KeyPurpose = KeyPurpose.OIDC,
 ) -> list[str]:
     """Delete retired keys whose tokens can no longer be valid, and the private key files of
-    revoked keys (their rows stay, so that tokens they signed keep being refused by kid)."""
-    settle(session, now=now)
+    revoked keys (their rows stay, so that tokens they signed keep being refused by kid).
+    For federation keys, ``longest_token_lifetime`` is the Entity Statement lifetime."""
+    settle(session, now=now, purpose=purpose)
     removed: list[str] = []
-    for key in list_keys(session, purpose=KeyPurpose.OIDC):
+    for key in list_keys(session, purpose=purpose):
         if prunable(view_of(key), now=now, longest_token_lifetime=longest_token_lifetime):
             store.remove(key.file_name)
             _audit(session, "pruned", key, now=now)

@@ -598,3 +598,34 @@ class AuditRecord(Base):
     details: Mapped[dict[str, object]] = mapped_column(JSON)
     previous_hash: Mapped[str] = mapped_column(String(64))
     record_hash: Mapped[str] = mapped_column(String(64))
+
+
+# OpenID Federation ---------------------------------------------------------------------------
+
+
+class SubordinateStatus(StrEnum):
+    """A Trust Anchor's record of a Subordinate: ``removed`` ones get no statement any more."""
+
+    ACTIVE = "active"
+    REMOVED = "removed"
+
+
+class FederationSubordinate(Base):
+    """An Immediate Subordinate of this Trust Anchor (OpenID Federation 1.0 section 3.1.3):
+    what the fetch endpoint states about it (its Federation Entity Keys, metadata policy and
+    constraints) and what the list endpoint lists."""
+
+    __tablename__ = "federation_subordinate"
+    __table_args__ = (CheckConstraint(_in("status", SubordinateStatus), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(500), unique=True)
+    jwks: Mapped[dict[str, object]] = mapped_column(JSON)
+    metadata_policy: Mapped[dict[str, object]] = mapped_column(JSON)
+    constraints: Mapped[dict[str, object]] = mapped_column(JSON)
+    metadata_override: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """``metadata`` of the Subordinate Statement (section 6.1.4.2), when the superior sets any."""
+    entity_types: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default=SubordinateStatus.ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -45,14 +45,21 @@ JSON_ONLY_PATHS = frozenset(
         "/metrics",
         "/healthz",
         "/readyz",
+        "/.well-known/openid-federation",
     }
 )
 """Endpoints that machines call: their errors are JSON (RFC 6749 5.2, RFC 6750 3) whatever
 the Accept header says."""
 
 
-JSON_ONLY_PREFIXES = ("/signature/requests", "/signature/verify")
-"""The signature API for relying parties and verifiers (``idp.signature.api_routes``)."""
+JSON_ONLY_PREFIXES = (
+    "/signature/requests",
+    "/signature/verify",
+    "/federation/fetch",
+    "/federation/list",
+)
+"""The signature API for relying parties and verifiers (``idp.signature.api_routes``), and a
+Trust Anchor's federation fetch and list endpoints (``idp.federation.routes``)."""
 
 
 def wants_html(request: Request) -> bool:

@@ -37,6 +37,7 @@ EXPECTED_TABLES = {
     "civil_registry_record",
     "audit_head",
     "audit_record",
+    "federation_subordinate",
 }
 
 

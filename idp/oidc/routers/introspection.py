@@ -11,16 +11,17 @@ from idp.errors import InvalidClient, InvalidRequest
 from idp.oidc import endpoints
 from idp.oidc.client_assertion import ClientAssertionVerifier
 from idp.oidc.client_auth import authenticate_client, presented_credentials
+from idp.oidc.client_cache import ClientRegistration
 from idp.oidc.introspection import TOKEN_TYPE_HINTS, UnsupportedTokenType, introspect
 from idp.oidc.routers.token import NO_STORE, FormDep
-from idp.storage.models import ClientAuthMethod, OAuthClient
+from idp.storage.models import ClientAuthMethod
 
 router = APIRouter()
 
 
 def authenticated_caller(
     request: Request, form: dict[str, str], db: DbDep, context: ContextDep, path: str
-) -> OAuthClient:
+) -> ClientRegistration:
     settings = context.settings
     credentials = presented_credentials(
         authorization=request.headers.get("authorization"), form=form
@@ -31,7 +32,11 @@ def authenticated_caller(
         settings, audiences=[settings.issuer, endpoints.absolute(settings.issuer, path)]
     )
     return authenticate_client(
-        db, credentials=credentials, verify_assertion=verifier, now=context.clock()
+        db,
+        credentials=credentials,
+        verify_assertion=verifier,
+        clients=context.clients,
+        now=context.clock(),
     )
 
 

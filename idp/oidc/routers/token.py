@@ -34,6 +34,7 @@ from idp.oidc.client_auth import (
     authenticate_client,
     presented_credentials,
 )
+from idp.oidc.client_cache import ClientRegistration
 from idp.oidc.token import (
     GRANT_HANDLERS,
     MAX_BODY_BYTES,
@@ -41,7 +42,7 @@ from idp.oidc.token import (
     requested_grant_type,
 )
 from idp.ops.metrics import count_token_issued
-from idp.storage.models import ClientAuthMethod, OAuthClient
+from idp.storage.models import ClientAuthMethod
 
 router = APIRouter()
 
@@ -87,7 +88,7 @@ def assertion_verifier(settings: Settings, method: ClientAuthMethod) -> Assertio
 
 def authenticated_client(
     request: Request, form: dict[str, str], db: Session, context: ProviderContext, now: datetime
-) -> OAuthClient:
+) -> ClientRegistration:
     """Step 3: OIDC Core 9 / RFC 6749 2.3; every failure is ``invalid_client``."""
     credentials = presented_credentials(
         authorization=request.headers.get("authorization"), form=form
@@ -96,6 +97,7 @@ def authenticated_client(
         db,
         credentials=credentials,
         verify_assertion=assertion_verifier(context.settings, credentials.method),
+        clients=context.clients,
         now=now,
     )
 

@@ -1,0 +1,325 @@
+"""A federation of two real processes on 127.0.0.1: a Trust Anchor and a leaf provider, each an
+``idp serve`` with its own SQLite database and keys, set up only with the operator's commands
+(``idp db upgrade``, ``idp keys rotate --purpose federation``, ``idp keys export-jwks
+--purpose federation``, ``idp federation add-subordinate``). A relying party that pins only
+the Trust Anchor's federation keys resolves the leaf's Trust Chain over HTTP with the
+library's resolver and fetcher, and gets the leaf's provider metadata with the Trust Anchor's
+policy applied."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from idp.config import Settings
+from idp.federation import TrustChainError, resolve_trust_chain
+from idp.federation.fetcher import HttpFetcher
+from idp.federation.statements import Reason, decode_unverified
+from tests.conftest import TEST_PASSPHRASE
+from tests.support.live_server import free_port
+
+IDP = str(Path(sys.executable).parent / "idp")
+START_SECONDS = 60
+POLICY = {
+    "openid_provider": {
+        "id_token_signing_alg_values_supported": {"subset_of": ["RS256", "PS256"]},
+        "token_endpoint_auth_methods_supported": {
+            "subset_of": ["private_key_jwt", "client_secret_basic"],
+            "superset_of": ["private_key_jwt"],
+        },
+        "contacts": {"add": ["federacion@trust-anchor.example.org"]},
+    }
+}
+CONSTRAINTS = {
+    "max_path_length": 0,
+    "allowed_entity_types": ["openid_provider", "openid_relying_party"],
+}
+OVERRIDE = {"openid_provider": {"service_documentation": "https://uy.example.org/docs"}}
+
+
+@dataclass
+class Entity:
+    name: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def entity_id(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def idp(self, *args: str) -> Any:
+        result = subprocess.run(
+            [IDP, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout) if "--json" in args or "export-jwks" in args else None
+
+    def start(self) -> None:
+        with self.log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [
+                    IDP,
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    "1",
+                    "--log-level",
+                    "warning",
+                ],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_until_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"{self.name} exited:\n{self.log.read_text(errors='replace')}")
+            try:
+                if httpx.get(f"{self.entity_id}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"{self.name} was not ready:\n{self.log.read_text(errors='replace')}")
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def entity(name: str, folder: Path, **federation: str) -> Entity:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("IDP_")}
+    env |= {
+        "IDP_ISSUER": f"http://127.0.0.1:{port}",
+        "IDP_DATABASE_URL": f"sqlite:///{folder / f'{name}.sqlite3'}",
+        "IDP_KEYS_DIR": str(folder / f"{name}-keys"),
+        "IDP_KEY_PASSPHRASE": TEST_PASSPHRASE,
+        "IDP_LOG_FORMAT": "text",
+        "IDP_FEDERATION_ENABLED": "true",
+        "IDP_KEY_REFRESH_SECONDS": "1",
+    }
+    env |= {f"IDP_FEDERATION_{key.upper()}": value for key, value in federation.items()}
+    return Entity(name=name, port=port, env=env, log=folder / f"{name}.log")
+
+
+@dataclass
+class Federation:
+    trust_anchor: Entity
+    leaf: Entity
+    trust_anchor_jwks: dict[str, Any]
+    leaf_jwks: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    folder = tmp_path_factory.mktemp("federation")
+    trust_anchor = entity(
+        "trust-anchor", folder, role="trust_anchor", organization_name="Federación regional"
+    )
+    leaf = entity(
+        "leaf",
+        folder,
+        authority_hints=json.dumps([trust_anchor.entity_id]),
+        organization_name="Identidad digital UY",
+    )
+    try:
+        for member in (trust_anchor, leaf):
+            member.idp("db", "upgrade")
+            # Federation keys first, to pin them out of band; the OpenID Connect keys are
+            # created by the development start-up.
+            member.idp("keys", "rotate", "--purpose", "federation", "--json")
+        leaf_jwks = leaf.idp("keys", "export-jwks", "--purpose", "federation")
+        trust_anchor_jwks = trust_anchor.idp("keys", "export-jwks", "--purpose", "federation")
+        files = {"jwks": leaf_jwks, "policy": POLICY, "constraints": CONSTRAINTS, "md": OVERRIDE}
+        for name, document in files.items():
+            (folder / f"{name}.json").write_text(json.dumps(document), encoding="utf-8")
+        trust_anchor.idp(
+            "federation",
+            "add-subordinate",
+            leaf.entity_id,
+            "--jwks-file",
+            str(folder / "jwks.json"),
+            "--policy-file",
+            str(folder / "policy.json"),
+            "--constraints-file",
+            str(folder / "constraints.json"),
+            "--metadata-file",
+            str(folder / "md.json"),
+            "--json",
+        )
+        for member in (trust_anchor, leaf):
+            member.start()
+        for member in (trust_anchor, leaf):
+            member.wait_until_ready()
+        yield Federation(trust_anchor, leaf, trust_anchor_jwks, leaf_jwks)
+    finally:
+        for member in (trust_anchor, leaf):
+            member.stop()
+
+
+def relying_party_fetcher() -> HttpFetcher:
+    """The outbound rules of the provider, with loopback fetches allowed (both are local)."""
+    return HttpFetcher(Settings(_env_file=None, allow_private_network_fetches=True))  # type: ignore[call-arg]
+
+
+def test_the_leafs_trust_chain_resolves_with_the_trust_anchors_policy_applied(
+    federation: Federation,
+) -> None:
+    leaf_id = federation.leaf.entity_id
+    anchor_id = federation.trust_anchor.entity_id
+
+    chain = resolve_trust_chain(
+        leaf_id,
+        trust_anchors={anchor_id: federation.trust_anchor_jwks},
+        fetcher=relying_party_fetcher(),
+        now=int(time.time()),
+    )
+
+    assert chain.entity_id == leaf_id
+    assert chain.trust_anchor_id == anchor_id
+    assert len(chain.statements) == 3  # leaf configuration, TA about leaf, TA configuration
+    assert chain.leaf_jwks == federation.leaf_jwks
+    assert [decode_unverified(token)[1]["iss"] for token in chain.statements] == [
+        leaf_id,
+        anchor_id,
+        anchor_id,
+    ]
+
+    discovery = httpx.get(f"{leaf_id}/.well-known/openid-configuration", timeout=10).json()
+    expected = {
+        **discovery,
+        "id_token_signing_alg_values_supported": ["RS256"],  # ES256 is not in subset_of
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+        "contacts": ["federacion@trust-anchor.example.org"],
+        "service_documentation": "https://uy.example.org/docs",
+    }
+    assert discovery["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
+    assert chain.metadata == expected
+    assert chain.metadata["issuer"] == leaf_id
+    assert chain.resolved_metadata("federation_entity") == {
+        "organization_name": "Identidad digital UY",
+        "country": "UY",
+    }
+    relying_party = chain.resolved_metadata("openid_relying_party")
+    assert relying_party["redirect_uris"] == [f"{leaf_id}/federation/callback"]
+    assert relying_party["jwks"] == httpx.get(f"{leaf_id}/jwks.json", timeout=10).json()
+
+
+def test_the_trust_anchor_lists_the_leaf(federation: Federation) -> None:
+    anchor_id = federation.trust_anchor.entity_id
+    listed = httpx.get(f"{anchor_id}/federation/list", timeout=10)
+    assert listed.json() == [federation.leaf.entity_id]
+    providers = httpx.get(
+        f"{anchor_id}/federation/list", params={"entity_type": "openid_relying_party"}, timeout=10
+    )
+    assert providers.json() == []
+
+
+def test_after_the_leaf_rotates_its_keys_the_trust_anchor_must_state_the_new_ones(
+    federation: Federation, tmp_path: Path
+) -> None:
+    leaf, anchor = federation.leaf, federation.trust_anchor
+    trust_anchors = {anchor.entity_id: federation.trust_anchor_jwks}
+    [new_key] = leaf.idp(
+        "keys", "rotate", "--purpose", "federation", "--publish-ahead", "0", "--json"
+    )
+    deadline = time.monotonic() + 10
+    while True:  # the leaf's worker sees the new key within IDP_KEY_REFRESH_SECONDS
+        configuration = httpx.get(f"{leaf.entity_id}/.well-known/openid-federation", timeout=10)
+        header, _ = decode_unverified(configuration.text)
+        if header["kid"] == new_key["kid"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert header["kid"] == new_key["kid"]
+
+    # The Trust Anchor still states only the old key: the leaf's new signature is not trusted.
+    with pytest.raises(TrustChainError) as stale:
+        resolve_trust_chain(
+            leaf.entity_id,
+            trust_anchors=trust_anchors,
+            fetcher=relying_party_fetcher(),
+            now=int(time.time()),
+        )
+    assert stale.value.reason is Reason.UNKNOWN_KID
+
+    rotated = leaf.idp("keys", "export-jwks", "--purpose", "federation")
+    assert {key["kid"] for key in rotated["keys"]} == {
+        new_key["kid"],
+        *(key["kid"] for key in federation.leaf_jwks["keys"]),
+    }
+    (tmp_path / "rotated.json").write_text(json.dumps(rotated), encoding="utf-8")
+    anchor.idp(
+        "federation",
+        "update-subordinate",
+        leaf.entity_id,
+        "--jwks-file",
+        str(tmp_path / "rotated.json"),
+        "--json",
+    )
+    chain = resolve_trust_chain(
+        leaf.entity_id,
+        trust_anchors=trust_anchors,
+        fetcher=relying_party_fetcher(),
+        now=int(time.time()),
+    )
+    assert chain.leaf_jwks == rotated
+    assert chain.metadata["contacts"] == ["federacion@trust-anchor.example.org"]  # policy kept
+    federation.leaf_jwks = rotated
+
+
+def test_a_chain_pinned_to_other_keys_or_through_a_removed_subordinate_is_refused(
+    federation: Federation,
+) -> None:
+    leaf_id = federation.leaf.entity_id
+    anchor_id = federation.trust_anchor.entity_id
+
+    with pytest.raises(TrustChainError) as wrong_pin:
+        resolve_trust_chain(
+            leaf_id,
+            trust_anchors={anchor_id: federation.leaf_jwks},  # not the Trust Anchor's keys
+            fetcher=relying_party_fetcher(),
+            now=int(time.time()),
+        )
+    assert wrong_pin.value.reason in (Reason.UNKNOWN_KID, Reason.BAD_SIGNATURE)
+
+    federation.trust_anchor.idp("federation", "remove", leaf_id, "--yes", "--json")
+    with pytest.raises(TrustChainError) as removed:
+        resolve_trust_chain(
+            leaf_id,
+            trust_anchors={anchor_id: federation.trust_anchor_jwks},
+            fetcher=relying_party_fetcher(),
+            now=int(time.time()),
+        )
+    assert removed.value.reason is Reason.FETCH_FAILED
+    assert "HTTP 404" in removed.value.message
