@@ -114,6 +114,9 @@ class VerificationReport:
     digest_algorithm: str | None = None
     notes: list[str] = field(default_factory=list)
     """Remarks that do not make the signature invalid (e.g. revoked after signing)."""
+    signer: dict[str, str] = field(default_factory=dict)
+    """The signer's names one by one (``given_name``, ``family_name``, ``country``,
+    ``serial_number``), so that a service shows them without parsing ``signer_subject``."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: times in ISO 8601 (UTC), the certificate serial in hex."""
@@ -123,6 +126,7 @@ class VerificationReport:
             "integrity": self.integrity,
             "signer_subject": self.signer_subject,
             "signer_serial_number": self.signer_serial_number,
+            "signer": dict(self.signer),
             "certificate_serial": (
                 format(self.certificate_serial, "x")
                 if self.certificate_serial is not None
@@ -752,6 +756,7 @@ def verify_signature(
         problems=problems,
         digest_algorithm=signed.hash.name if signed.hash is not None else None,
         notes=notes,
+        signer=_signer_names(signer),
     )
 
 
@@ -763,6 +768,25 @@ def _chain_subjects(signed: _Signed, trusted_ca: x509.Certificate | None) -> lis
     return [
         describe_name(c.subject) for c in [signed.signer, *(c for c in rest if c != signed.signer)]
     ]
+
+
+_SIGNER_NAME_FIELDS = {
+    "given_name": NameOID.GIVEN_NAME,
+    "family_name": NameOID.SURNAME,
+    "country": NameOID.COUNTRY_NAME,
+    "serial_number": NameOID.SERIAL_NUMBER,
+}
+
+
+def _signer_names(certificate: x509.Certificate | None) -> dict[str, str]:
+    if certificate is None:
+        return {}
+    names: dict[str, str] = {}
+    for label, oid in _SIGNER_NAME_FIELDS.items():
+        values = certificate.subject.get_attributes_for_oid(oid)
+        if values:
+            names[label] = str(values[0].value)
+    return names
 
 
 def _serial_number_attribute(certificate: x509.Certificate | None) -> str | None:

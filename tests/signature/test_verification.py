@@ -87,6 +87,12 @@ def test_a_valid_signature(ca: SigningCa, citizen: Citizen, now: datetime, form:
         "integrity": True,
         "signer_subject": CITIZEN_SUBJECT,
         "signer_serial_number": "IDCUY-12345678",
+        "signer": {
+            "given_name": "María",
+            "family_name": "Rodríguez",
+            "country": "UY",
+            "serial_number": "IDCUY-12345678",
+        },
         "certificate_serial": format(citizen.certificate.serial_number, "x"),
         "signing_time": now.isoformat(),
         "digest_algorithm": "SHA-256" if form == "CAdES-B" else "SHA-384",

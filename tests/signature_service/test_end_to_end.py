@@ -165,6 +165,12 @@ def test_a_portal_gets_a_cades_signature_that_openssl_verifies(
     assert report["valid"] is True
     assert report["revocation"] == "good"
     assert report["signer_serial_number"] == "IDCUY-45678905"
+    assert report["signer"] == {
+        "given_name": "María",
+        "family_name": "Rodríguez",
+        "country": "UY",
+        "serial_number": "IDCUY-45678905",
+    }
 
 
 def test_a_second_submission_or_retry_never_signs_twice(
