@@ -22,6 +22,7 @@ asn1crypto sorts a ``SET OF`` in DER, so the signed bytes are what any verifier 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -63,13 +64,24 @@ def _signing_time(when: datetime) -> cms.Time:
     return cms.Time({"general_time": moment})
 
 
+@functools.lru_cache(maxsize=1024)
+def _signing_certificate_v2(certificate: bytes) -> bytes:
+    """The DER of the signing-certificate-v2 value for a certificate (its SHA-256), kept per
+    certificate: asn1crypto takes milliseconds to encode this structure, and it never changes
+    for a credential, so a request with many documents encodes it once."""
+    certificate_hash = hashes.Hash(hashes.SHA256())
+    certificate_hash.update(certificate)
+    value = tsp.SigningCertificateV2(
+        {"certs": [tsp.ESSCertIDv2({"cert_hash": certificate_hash.finalize()})]}
+    )
+    return value.dump()
+
+
 def _signed_attributes(
     *, digest: bytes, certificate: x509.Certificate, signing_time: datetime
 ) -> cms.CMSAttributes:
-    certificate_hash = hashes.Hash(hashes.SHA256())
-    certificate_hash.update(certificate_der(certificate))
-    signing_certificate = tsp.SigningCertificateV2(
-        {"certs": [tsp.ESSCertIDv2({"cert_hash": certificate_hash.finalize()})]}
+    signing_certificate = tsp.SigningCertificateV2.load(
+        _signing_certificate_v2(certificate_der(certificate))
     )
     return cms.CMSAttributes(
         [
