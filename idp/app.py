@@ -20,6 +20,7 @@ from idp.config import Settings, load_settings
 from idp.context import ProviderContext
 from idp.errors import ProviderError
 from idp.federation import routes as federation_routes
+from idp.federation.crossborder import routes as crossborder_routes
 from idp.oidc.backchannel import running_backchannel_worker
 from idp.oidc.routers import (
     authorize,
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(signature_pages.router)
     app.include_router(signature_api.router)
     app.include_router(federation_routes.router)
+    app.include_router(crossborder_routes.router)
     app.mount("/static", StaticFiles(packages=[("idp.web", "static")]), name="static")
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)

@@ -7,6 +7,7 @@ convenient on a laptop but dangerous on a national service.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import tempfile
 from enum import StrEnum
@@ -291,6 +292,29 @@ class Settings(BaseSettings):
         max_length=200,
         description="organization_name of the federation_entity metadata (section 5.2.2).",
     )
+    federation_peers: list[str] = Field(
+        default_factory=list,
+        description="JSON array: the peer providers offered for cross-border login. Empty: "
+        "every provider the Trust Anchors list (section 8.2), except this one.",
+    )
+    federation_chain_cache_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=24 * 60 * 60,
+        description="Longest time a resolved Trust Chain (and the list of peers) is reused "
+        "before it is resolved again, even if its statements live longer.",
+    )
+    federation_person_identifier_secret: SecretStr | None = Field(
+        default=None,
+        description="Key (32 bytes or more) of the opaque part of the ORIGIN/DESTINATION/opaque "
+        "person identifier of cross-border logins; defaults to one derived from the pairwise "
+        "salt.",
+    )
+    federation_acr_table_file: Path | None = Field(
+        default=None,
+        description="JSON file: how peers' acr values map to the eIDAS levels and those to this "
+        "provider's acr (see docs/federation.md); the built-in table when unset.",
+    )
     federation_statement_lifetime_seconds: int = Field(
         default=24 * 60 * 60,
         ge=60,
@@ -420,6 +444,18 @@ class Settings(BaseSettings):
         if self.pairwise_salt is not None and self.pairwise_salt.get_secret_value():
             return self.pairwise_salt.get_secret_value().encode("utf-8")
         return DEVELOPMENT_PAIRWISE_SALT.encode("utf-8")
+
+    def person_identifier_secret_bytes(self) -> bytes:
+        """Key of the cross-border person identifier: the configured one, else an HKDF of the
+        pairwise salt under its own label (so the two never coincide)."""
+        if self.federation_person_identifier_secret is not None:
+            value = self.federation_person_identifier_secret.get_secret_value().encode("utf-8")
+            if len(value) >= 32:
+                return value
+            raise SettingsError("IDP_FEDERATION_PERSON_IDENTIFIER_SECRET needs 32 bytes or more.")
+        return hashlib.sha256(
+            b"crossborder-person-identifier-key\x00" + self.pairwise_salt_bytes()
+        ).digest()
 
     def key_passphrase_bytes(self) -> bytes:
         """The passphrase that encrypts private keys; the development default outside production."""

@@ -13,8 +13,10 @@ from datetime import datetime
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.sessions import SessionTimeouts
 from idp.accounts.throttling import LoginThrottling
-from idp.config import Settings
+from idp.config import Settings, SettingsError
 from idp.context_clock import utc_now
+from idp.federation.crossborder.acr_mapping import AcrTable, AcrTableError, load_acr_table
+from idp.federation.resolver import FederationResolver
 from idp.oidc.client_cache import ClientCache
 from idp.oidc.published import PublishedDocuments
 from idp.signature.authority import SignatureAuthority
@@ -38,6 +40,10 @@ class ProviderContext:
     clock: Callable[[], datetime] = field(default=utc_now)
     federation_keyring: KeyRing | None = None
     """The Federation Entity Keys (``purpose`` federation); None when federation is off."""
+    federation: FederationResolver | None = None
+    """Resolves and caches other entities' Trust Chains; None when federation is off."""
+    federation_acr_table: AcrTable | None = None
+    """The cross-border acr mapping (``IDP_FEDERATION_ACR_TABLE_FILE``); None: the built-in."""
 
     @classmethod
     def from_settings(
@@ -61,6 +67,8 @@ class ProviderContext:
         )
         return cls(
             federation_keyring=federation_keyring,
+            federation=FederationResolver(settings) if settings.federation_enabled else None,
+            federation_acr_table=_acr_table(settings),
             settings=settings,
             database=database,
             keyring=keyring,
@@ -71,3 +79,18 @@ class ProviderContext:
             clients=ClientCache(ttl_seconds=settings.client_cache_seconds),
             documents=PublishedDocuments(settings, keyring),
         )
+
+
+def _acr_table(settings: Settings) -> AcrTable | None:
+    """The configured cross-border acr table, refused at start-up when it is not valid."""
+    path = settings.federation_acr_table_file
+    if path is None:
+        return None
+    try:
+        return load_acr_table(path.read_bytes())
+    except OSError as exc:
+        raise SettingsError(
+            f"IDP_FEDERATION_ACR_TABLE_FILE cannot be read ({exc.strerror})."
+        ) from exc
+    except AcrTableError as exc:
+        raise SettingsError(f"IDP_FEDERATION_ACR_TABLE_FILE: {exc}") from exc

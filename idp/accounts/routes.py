@@ -16,6 +16,7 @@ from idp.accounts.continuation import active_citizen, continue_url, pending_requ
 from idp.assurance.methods import AuthMethod
 from idp.assurance.totp import has_confirmed_totp
 from idp.dependencies import BrowserDep
+from idp.federation.crossborder import flow as crossborder
 from idp.ops.metrics import count_login
 from idp.storage import citizens as citizen_store
 from idp.web.browser import Browser
@@ -40,6 +41,18 @@ def _client_address(browser: Browser) -> str:
     return client.host if client else "unknown"
 
 
+def _login_page(browser: Browser, *, request_id: str | None, **context: object) -> Response:
+    """The login form, with "log in with the identity of another country" when a portal's
+    request is waiting and the federation has peers."""
+    return browser.render(
+        "login.html",
+        request_id=request_id,
+        foreign_providers=crossborder.login_choices(browser, request_id),
+        crossborder_action=crossborder.START_PATH,
+        **context,  # type: ignore[arg-type]
+    )
+
+
 @router.get("/")
 def home(browser: BrowserDep) -> Response:
     return browser.redirect("/account" if browser.signed_in else "/login")
@@ -58,7 +71,7 @@ def login_page(browser: BrowserDep) -> Response:
     if params.get("logged_out") == "1":
         notice = Translator(browser.language)("login.logged_out")
     login_hint = (params.get("login_hint") or "")[:MAX_HINT_LENGTH]
-    return browser.render("login.html", username=login_hint, notice=notice, request_id=request_id)
+    return _login_page(browser, username=login_hint, notice=notice, request_id=request_id)
 
 
 @router.post("/login")
@@ -80,8 +93,8 @@ def submit_login(
     if not password:
         errors.append(FormError(translate("login.error.password_required"), "password"))
     if errors:
-        return browser.render(
-            "login.html", status_code=400, errors=errors, username=username, request_id=pending
+        return _login_page(
+            browser, status_code=400, errors=errors, username=username, request_id=pending
         )
 
     context = browser.context
@@ -107,8 +120,8 @@ def submit_login(
                 time=retry_at.strftime("%H:%M:%S"),
             )
             retry_after = str(max(1, int((retry_at - now).total_seconds() + 0.999)))
-            return browser.render(
-                "login.html",
+            return _login_page(
+                browser,
                 status_code=429,
                 errors=[FormError(message)],
                 headers={"retry-after": retry_after},
@@ -117,8 +130,8 @@ def submit_login(
             )
         case login.AccountDisabled():
             message = translate("login.error.disabled")
-            return browser.render(
-                "login.html",
+            return _login_page(
+                browser,
                 status_code=403,
                 errors=[FormError(message)],
                 username=username,
@@ -126,8 +139,8 @@ def submit_login(
             )
         case _:
             message = translate("login.error.invalid_credentials")
-            return browser.render(
-                "login.html",
+            return _login_page(
+                browser,
                 status_code=401,
                 errors=[FormError(message, "username")],
                 username=username,

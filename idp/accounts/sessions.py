@@ -100,6 +100,7 @@ def authenticate_session(
     row.csrf_token = secrets.token_urlsafe(32)
     row.citizen_id = citizen.id
     row.authenticated_at = now
+    row.federation = None  # a cross-border login sets it again after this call
     row.auth_methods = record_method(kept, method, now=now)
     row.amr = [value for name in row.auth_methods for value in RFC8176_VALUES[AuthMethod(name)]]
     row.created_at = now

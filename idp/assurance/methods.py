@@ -26,15 +26,21 @@ class AuthMethod(StrEnum):
     TOTP = "totp"
     RECOVERY_CODE = "recovery_code"
     CARD = "card"
+    FEDERATION = "federation"
+    """A peer provider of another country authenticated the citizen (cross-border login);
+    the strength is the level its ``acr`` mapped to (``BrowserSession.federation``)."""
 
 
 SECOND_FACTORS = frozenset({AuthMethod.TOTP, AuthMethod.RECOVERY_CODE})
+LOGIN_METHODS = frozenset({AuthMethod.PASSWORD, AuthMethod.FEDERATION})
+"""Methods that make a login (and last as long as the session); the others are elevations."""
 
 RFC8176_VALUES: dict[AuthMethod, tuple[str, ...]] = {
     AuthMethod.PASSWORD: ("pwd",),
     AuthMethod.TOTP: ("otp",),
     AuthMethod.RECOVERY_CODE: (),
     AuthMethod.CARD: ("sc", "hwk", "pin"),
+    AuthMethod.FEDERATION: (),
 }
 """RFC 8176 values per method. A recovery code has no RFC 8176 value of its own (it is neither
 an OTP device nor knowledge the citizen chose), so only the deployment's URI names it."""
@@ -61,7 +67,7 @@ def live_methods(
     for method in AuthMethod:
         if method.value not in methods:
             continue
-        if method is AuthMethod.PASSWORD or _proved_since(methods, method, elevated_since):
+        if method in LOGIN_METHODS or _proved_since(methods, method, elevated_since):
             live.add(method)
     return live
 

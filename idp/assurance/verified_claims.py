@@ -180,6 +180,10 @@ def _electronic_record(record: IdentityVerification) -> dict[str, Any]:
     source: dict[str, Any] = {"name": name}
     if record.issuing_country:
         source["country_code"] = record.issuing_country
+    if issuer := _attribute(record, "source_issuer"):
+        # a peer provider's Entity Identifier (cross-border login); IDA defines no member for
+        # a URL, and recipients ignore members they do not understand
+        source["issuer"] = issuer
     details: dict[str, Any] = {"type": _attribute(record, "record_type") or DEFAULT_RECORD_TYPE}
     if date_of_expiry := _attribute(record, "date_of_expiry"):
         details["date_of_expiry"] = date_of_expiry

@@ -45,6 +45,8 @@ class AuditEvent:
     SIGNATURE_CREDENTIAL_ISSUED = "signature.credential_issued"
     SIGNATURE_CREDENTIAL_REVOKED = "signature.credential_revoked"
     FEDERATION_SUBORDINATE_CHANGED = "federation.subordinate_changed"
+    FEDERATED_ACCOUNT_CREATED = "federation.account_created"
+    FEDERATED_LOGIN_REFUSED = "federation.login_refused"
 
 
 def _canonical(record: AuditRecord) -> bytes:

@@ -60,6 +60,8 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "registration_type": client.registration_type,
+        "registration_expires_at": client.registration_expires_at,
         "created_at": client.created_at,
         "updated_at": client.updated_at,
     }

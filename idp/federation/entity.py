@@ -14,8 +14,9 @@ Pure builders of the claims this provider signs, from explicit inputs (settings,
   (section 8.1.2): ``iss`` the Trust Anchor, ``sub`` the Subordinate, its keys, metadata policy,
   constraints and ``source_endpoint``.
 
-The provider does not accept automatic registration from relying parties yet, so its
-``openid_provider`` metadata has no ``client_registration_types_supported``.
+The ``openid_provider`` metadata announces Automatic Registration (section 12.1,
+``client_registration_types_supported: ["automatic"]``, with request objects as the way
+authorization requests are authenticated); ``idp.federation.registration`` implements it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ may go:
    redirect URI with ``error``, ``error_description``, ``state`` and ``iss`` (RFC 6749 4.1.2.1,
    RFC 9207 2), in the response mode the client asked for.
 
+A signed request object (``request``, OIDC Core 6.1, RFC 9101) is opened right after the client
+is known (``request_object_parameters``; verification in ``idp.oidc.request_object``): from
+then on only its parameters are used (RFC 9101 6.3). An invalid one is
+``invalid_request_object``, redirected only to a ``redirect_uri`` of the query that is
+registered for the client, else shown as a page.
+
 Nothing here touches the web framework or the database: the router feeds in the parameters and
 the client row and turns the outcome into a response. The decisions about logins
 (``login_is_stale``, ``fresh_login_done``) are pure functions of explicit inputs, ``now``
@@ -20,7 +26,9 @@ included.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +50,8 @@ from idp.oidc.claims import (
 )
 from idp.oidc.clients import SERVICE_SCOPES, GrantType, redirect_uri_matches
 from idp.oidc.jose import MAX_TOKEN_LENGTH
-from idp.storage.models import OAuthClient
+from idp.oidc.request_object import InvalidRequestObject
+from idp.storage.models import OAuthClient, RegistrationType
 
 MAX_STATE_LENGTH = 2048
 MAX_PARAMETER_LENGTH = 4096
@@ -51,6 +60,7 @@ LENGTH_LIMITS = {
     "state": MAX_STATE_LENGTH,
     "claims": MAX_CLAIMS_PARAMETER_LENGTH,
     "id_token_hint": MAX_TOKEN_LENGTH,
+    "request": MAX_TOKEN_LENGTH,
 }
 KNOWN_PARAMETERS = frozenset(
     {
@@ -83,19 +93,15 @@ MAX_AGE_PATTERN = re.compile(r"[0-9]{1,10}")
 PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account"})
 RESPONSE_MODES = frozenset({"query", "form_post"})
 DEFAULT_RESPONSE_MODE = "query"
+REQUEST_OBJECT_PARAMETERS = KNOWN_PARAMETERS - {"request", "request_uri"}
+"""The authorization request parameters a request object may carry (RFC 9101 4)."""
+
+RequestObjectOpener = Callable[[str, OAuthClient], dict[str, Any]]
+"""Verifies a request object of the client and returns its claims, or raises
+``InvalidRequestObject`` (``idp.oidc.request_object.RequestObjectOpener``)."""
 
 
 # --- errors -----------------------------------------------------------------------------------
-
-
-class RequestNotSupported(ProviderError):
-    """OIDC Core 3.1.2.6: the OP does not support the ``request`` parameter (request objects,
-    OIDC Core 6.1)."""
-
-    error = "request_not_supported"
-    status_code = 400
-    redirectable = True
-    default_description = "Request objects are not supported."
 
 
 class RequestUriNotSupported(ProviderError):
@@ -116,6 +122,14 @@ class AuthorizationPageError(ProviderError):
     error = "invalid_request"
     status_code = 400
     redirectable = False
+
+
+class RequestObjectPageError(AuthorizationPageError):
+    """An invalid request object when no registered redirect URI is known to answer to (the
+    one inside the object cannot be trusted): shown as a page."""
+
+    error = "invalid_request_object"
+    default_description = "The request object is not valid."
 
 
 class AuthorizationRequestInvalid(ProviderError):
@@ -303,6 +317,81 @@ def check_state_size(params: dict[str, str]) -> None:
         )
 
 
+# --- the request object (OIDC Core 6.1, RFC 9101) ---------------------------------------------
+
+
+def _request_object_values(claims: dict[str, Any]) -> dict[str, str]:
+    """The authorization parameters of a request object as query-style strings: JSON strings
+    as they are, ``claims`` (a JSON object) serialised, ``max_age`` (a number) in digits;
+    unknown claims (``iss``, ``aud``, ``exp``...) are not parameters."""
+    values: dict[str, str] = {}
+    for name in REQUEST_OBJECT_PARAMETERS.intersection(claims):
+        value = claims[name]
+        if isinstance(value, str):
+            values[name] = value
+        elif name == "claims" and isinstance(value, dict):
+            values[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        elif name == "max_age" and isinstance(value, int) and not isinstance(value, bool):
+            values[name] = str(value)
+        else:
+            raise InvalidRequestObject(debug=f"request object parameter {name} has a bad type")
+    return values
+
+
+def check_outer_parameters(outer: dict[str, str], inner: dict[str, str]) -> None:
+    """RFC 9101 5 and OIDC Core 6.1: the query's ``client_id`` (checked by the opener),
+    ``response_type`` and ``scope``, when sent beside ``request``, agree with the object."""
+    if "response_type" in outer and outer["response_type"] != inner.get("response_type"):
+        raise InvalidRequestObject(debug="response_type differs from the request object's")
+    if "scope" in outer:
+        inner_scopes = set(inner.get("scope", "").split())
+        if not set(outer["scope"].split()) <= inner_scopes:
+            raise InvalidRequestObject(debug="scope is wider than the request object's")
+
+
+def _request_object_error(
+    error: ProviderError, params: dict[str, str], repeated: set[str], client: OAuthClient
+) -> Exception:
+    """Where an invalid request object is reported: to the query's redirect URI when it is
+    registered for the client, else on a page."""
+    redirect_uri = params.get("redirect_uri")
+    if (
+        redirect_uri
+        and "redirect_uri" not in repeated
+        and redirect_uri_matches(client.redirect_uris, redirect_uri, client.application_type)
+        and (params.get("state") is None or len(params["state"]) <= MAX_STATE_LENGTH)
+    ):
+        mode = params.get("response_mode")
+        destination = Destination(
+            redirect_uri=redirect_uri,
+            response_mode=mode if mode in RESPONSE_MODES else DEFAULT_RESPONSE_MODE,
+            state=params.get("state"),
+            client_name=client.client_name,
+        )
+        return AuthorizationRedirect(error, destination=destination)
+    return RequestObjectPageError(error.description, debug=error.debug)
+
+
+def request_object_parameters(
+    params: dict[str, str],
+    repeated: set[str],
+    client: OAuthClient,
+    open_request_object: RequestObjectOpener,
+) -> dict[str, str]:
+    """RFC 9101 5 and 6.3: verify the request object and use only its parameters from now on
+    (``client_id`` included, equal to the query's)."""
+    try:
+        if "request" in repeated:
+            raise InvalidRequestObject("The request parameter must be sent once.")
+        if "request_uri" in params:
+            raise InvalidRequestObject("Send either request or request_uri, not both.")
+        inner = _request_object_values(open_request_object(params["request"], client))
+        check_outer_parameters(params, inner)
+    except InvalidRequestObject as error:
+        raise _request_object_error(error, params, repeated, client) from None
+    return without_empty_values({**inner, "client_id": client.client_id})
+
+
 # --- checks that are redirected to the client -------------------------------------------------
 
 
@@ -326,12 +415,17 @@ def check_well_formed_values(params: dict[str, str]) -> None:
             raise InvalidRequest(f"The {name} parameter contains control characters.")
 
 
-def check_no_request_object(params: dict[str, str]) -> None:
-    """OIDC Core 6 and 3.1.2.6: request objects are not supported, by value or by reference."""
-    if "request" in params:
-        raise RequestNotSupported()
+def check_no_request_uri(params: dict[str, str]) -> None:
+    """OIDC Core 6.2 and 3.1.2.6: request objects by reference are not supported."""
     if "request_uri" in params:
         raise RequestUriNotSupported()
+
+
+def check_request_object_sent(client: OAuthClient, *, signed: bool) -> None:
+    """OpenID Federation 1.0 12.1.1.1: an automatically registered client authenticates its
+    authorization requests with a signed request object; without one -> invalid_request."""
+    if client.registration_type == RegistrationType.AUTOMATIC and not signed:
+        raise InvalidRequest("This client must send a signed request object.")
 
 
 def check_response_type(params: dict[str, str]) -> None:
@@ -421,12 +515,22 @@ def check_claims(params: dict[str, str]) -> dict[str, Any]:
 
 
 def validate_request(
-    raw_params: dict[str, str], repeated: set[str], client: OAuthClient | None
+    raw_params: dict[str, str],
+    repeated: set[str],
+    client: OAuthClient | None,
+    *,
+    open_request_object: RequestObjectOpener | None = None,
 ) -> ValidatedRequest:
     """Validate an authorization request (OIDC Core 3.1.2.2); raise ``AuthorizationPageError``
-    before the redirect URI is trusted, ``AuthorizationRedirect`` after."""
+    before the redirect URI is trusted, ``AuthorizationRedirect`` after. Without
+    ``open_request_object``, a request object is refused as ``invalid_request_object``."""
     params = without_empty_values(raw_params)
     client = check_client_known(repeated, client)
+    signed = "request" in params
+    if signed:
+        opener = open_request_object or _no_request_objects
+        params = request_object_parameters(params, repeated, client, opener)
+        repeated = set()
     redirect_uri = check_redirect_uri(params, repeated, client)
     check_state_size(params)
     requested_mode = params.get("response_mode")
@@ -439,7 +543,8 @@ def validate_request(
     try:
         check_no_repeated_parameters(repeated)
         check_well_formed_values(params)
-        check_no_request_object(params)
+        check_no_request_uri(params)
+        check_request_object_sent(client, signed=signed)
         check_response_type(params)
         response_mode = check_response_mode(params)
         scopes = check_scope(params, client)
@@ -466,6 +571,10 @@ def validate_request(
         id_token_hint=params.get("id_token_hint"),
         claims=claims,
     )
+
+
+def _no_request_objects(token: str, client: OAuthClient) -> dict[str, Any]:
+    raise InvalidRequestObject(debug="no request object verifier was given")
 
 
 # --- decisions about the login ----------------------------------------------------------------

@@ -36,6 +36,7 @@ from idp.errors import (
     ProviderError,
     UnmetAuthenticationRequirements,
 )
+from idp.federation.registration import AutomaticRegistrations, RegistrationRefused
 from idp.oidc import consent as consent_rules
 from idp.oidc import endpoints
 from idp.oidc.authorize import (
@@ -58,6 +59,7 @@ from idp.oidc.clients import redirect_uri_matches
 from idp.oidc.codes import issue_code
 from idp.oidc.issuance import subject_of
 from idp.oidc.jose import TokenInvalid, verify
+from idp.oidc.request_object import InvalidRequestObject, RequestObjectOpener
 from idp.oidc.step_up import (
     Assurance,
     GateOutcome,
@@ -65,6 +67,7 @@ from idp.oidc.step_up import (
     StepUpNeeded,
     Unmet,
     current_assurance,
+    federated_login,
     gate,
     requirement_of,
 )
@@ -89,11 +92,13 @@ in is how a citizen picks the account."""
 def start(browser: Browser, items: list[tuple[str, str]]) -> Response:
     """The authorization endpoint (OIDC Core 3.1.2.1, GET or POST)."""
     params, repeated = single_valued(items)
-    client = _client(browser, plausible_client_id(params.get("client_id")))
     now = browser.context.clock()
+    client = _client(browser, params, now=now)
+    opener = RequestObjectOpener(browser.db, browser.context.settings, now=now)
     try:
-        request = validate_request(params, repeated, client)
+        request = validate_request(params, repeated, client, open_request_object=opener)
         assert client is not None
+        client = _spend_and_keep(browser, opener, request, client, now=now)
         hinted_subject = _hinted_subject(browser, request, client)
         citizen = _signed_in_citizen(browser)
         if _must_log_in(browser, request, client, citizen, hinted_subject, now):
@@ -221,10 +226,47 @@ def choose_step_up(browser: Browser, request_id: str) -> Response:
 # --- decide -----------------------------------------------------------------------------------
 
 
-def _client(browser: Browser, client_id: str | None) -> OAuthClient | None:
+def _client(browser: Browser, params: dict[str, str], *, now: datetime) -> OAuthClient | None:
+    """The registered client, or a relying party registered automatically from its Trust
+    Chain (``idp.federation.registration``; stored only once the request is valid)."""
+    client_id = plausible_client_id(params.get("client_id"))
     if client_id is None:
         return None
-    return client_store.get_client(browser.db, client_id=client_id)
+    try:
+        return _registrations(browser).for_authorization(
+            browser.db, client_id, signed_request="request" in params, now=now
+        )
+    except RegistrationRefused as exc:
+        raise AuthorizationPageError(
+            "The client could not be registered automatically.", debug=str(exc)
+        ) from None
+
+
+def _registrations(browser: Browser) -> AutomaticRegistrations:
+    context = browser.context
+    return AutomaticRegistrations(context.settings, context.federation, context.clients)
+
+
+def _spend_and_keep(
+    browser: Browser,
+    opener: RequestObjectOpener,
+    request: ValidatedRequest,
+    client: OAuthClient,
+    *,
+    now: datetime,
+) -> OAuthClient:
+    """The request is valid: its request object's ``jti`` is spent, and an automatic
+    registration resolved for it is stored."""
+    try:
+        opener.spend()
+    except InvalidRequestObject as error:
+        raise _refuse(request, client, error) from None
+    try:
+        return _registrations(browser).keep(browser.db, client, now=now)
+    except RegistrationRefused as exc:
+        raise AuthorizationPageError(
+            "The client could not be registered automatically.", debug=str(exc)
+        ) from None
 
 
 def _refuse(
@@ -316,6 +358,15 @@ def _assure(
     ``unmet_authentication_requirements`` after a page that tells the citizen how to raise
     their level; too weak a login -> the step-up page for the missing method; else consent."""
     outcome = _gate(browser, request, citizen, now=now)
+    if _foreign_login_can_raise(browser, request, outcome):
+        # a citizen of another country raises their level at home, not here: back to the
+        # login page, whose foreign providers forward the level this request asks for
+        row = pending_row or _park(
+            browser,
+            PendingAuthorization(request=request, login_required=True, requested_at=now),
+            now=now,
+        )
+        return browser.redirect(_login_url(row, request))
     if isinstance(outcome, Unmet):
         if pending_row is not None:
             pending_store.delete_request(browser.db, request=pending_row)
@@ -346,6 +397,21 @@ def _assure(
         pending_row=pending_row,
         now=now,
     )
+
+
+def _foreign_login_can_raise(
+    browser: Browser, request: ValidatedRequest, outcome: GateOutcome
+) -> bool:
+    """A cross-border session below the requested level (and a request that can be met
+    and may interact)."""
+    if isinstance(outcome, Proceed) or "none" in request.prompt:
+        return False
+    if (
+        isinstance(outcome, Unmet)
+        and not requirement_of(browser.context.settings, request).satisfiable
+    ):
+        return False
+    return browser.session is not None and federated_login(browser.session) is not None
 
 
 def _gate(
@@ -434,6 +500,14 @@ def _load_pending(
         raise AuthorizationRequestInvalid(debug="the client or its redirect URI is gone")
     _use_requested_language(browser, pending.request)
     return row, pending, client
+
+
+def load_pending(
+    browser: Browser, request_id: str, *, now: datetime
+) -> tuple[AuthorizationRequest, PendingAuthorization, OAuthClient]:
+    """The parked request of this browser (see ``_load_pending``), for the pages of other
+    login methods (cross-border login) that resume it."""
+    return _load_pending(browser, request_id, now=now)
 
 
 def _issue(

@@ -21,8 +21,21 @@ from typing import Any
 
 from idp.storage.models import Citizen
 
+FOREIGN_DOCUMENT_TYPE = "person_identifier"
+"""``Citizen.document_type`` of the account of a citizen of another country
+(``idp.federation.crossborder.accounts``)."""
+
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
-    "profile": ("name", "given_name", "family_name", "birthdate", "locale", "updated_at"),
+    "profile": (
+        "name",
+        "given_name",
+        "family_name",
+        "birthdate",
+        "locale",
+        "updated_at",
+        "nationalities",
+        "person_identifier",
+    ),
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
     "address": ("address",),
@@ -272,6 +285,12 @@ def citizen_claim_values(citizen: Citizen) -> dict[str, Any]:
     }
     if citizen.birthdate is not None:
         values["birthdate"] = citizen.birthdate.isoformat()
+    if citizen.document_type == FOREIGN_DOCUMENT_TYPE:
+        # a citizen of another country who logged in through a peer provider: the regional
+        # minimum data set (OpenID Connect for Identity Assurance ``nationalities``, and the
+        # eIDAS-style ORIGIN/DESTINATION/opaque identifier)
+        values["nationalities"] = [citizen.document_country]
+        values["person_identifier"] = citizen.document_number
     if citizen.preferred_language:
         values["locale"] = citizen.preferred_language
     if citizen.email:

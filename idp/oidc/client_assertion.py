@@ -1,18 +1,20 @@
 """private_key_jwt client authentication: RFC 7523 sections 2.2 and 3, OIDC Core 9.
 
 The assertion is checked against keys the client registered (``jwks``, or ``jwks_uri`` fetched
-through ``outbound``), never keys named in its header (``jwk``/``jku``/``x5u``/``x5c``); the
-algorithm is asymmetric and pinned to the key type; ``iss`` = ``sub`` = client; ``aud`` is the
-issuer or the endpoint; ``exp`` within an hour; ``jti`` used once (replay cache in the
-database, so every worker sees it). A fetched JWKS is cached in process for at most 5 minutes.
+through ``outbound``; ``idp.oidc.client_keys``), never keys named in its header
+(``jwk``/``jku``/``x5u``/``x5c``); the algorithm is asymmetric and pinned to the key type;
+``iss`` = ``sub`` = client; ``aud`` is the issuer or the endpoint; ``exp`` within an hour;
+``jti`` used once (replay cache in the database, so every worker sees it). A fetched JWKS is
+cached in process for at most 5 minutes.
+
+A client registered automatically through OpenID Federation (``idp.federation.registration``)
+is used only while its registration is current; an expired one is resolved again first (when
+the endpoint was given ``registrations``), and refused when its Trust Chain no longer resolves.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import jwt
 from sqlalchemy.exc import IntegrityError
@@ -20,62 +22,51 @@ from sqlalchemy.orm import Session
 
 from idp.config import Settings
 from idp.errors import InvalidClient
+from idp.federation.registration import (
+    AutomaticRegistrations,
+    RegistrationRefused,
+    registration_is_current,
+)
 from idp.oidc.client_auth import PresentedCredentials
-from idp.oidc.outbound import OutboundRefused, fetch_json
+from idp.oidc.client_keys import SIGNING_ALGS, ClientKeyError, client_jwks, verification_key
 from idp.storage import clients as client_store
-from idp.storage.models import ClientAssertionJti, ClientAuthMethod
+from idp.storage.models import ClientAssertionJti, ClientAuthMethod, OAuthClient
 
-ALLOWED_ALGS = frozenset({"RS256", "PS256", "ES256", "EdDSA"})
-KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
+ALLOWED_ALGS = frozenset(SIGNING_ALGS)
 MAX_LIFETIME = timedelta(hours=1)
 """authlib and other RP libraries sign assertions valid for an hour by default; the jti replay
 cache keeps each one until it expires, so a longer lifetime only costs a cache row."""
-JWKS_CACHE_SECONDS = 300.0
-
-_jwks_cache: dict[str, tuple[float, dict[str, Any]]] = {}
-_jwks_lock = threading.Lock()
 
 
 class ClientAssertionVerifier:
-    def __init__(self, settings: Settings, *, audiences: list[str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        audiences: list[str],
+        registrations: AutomaticRegistrations | None = None,
+    ) -> None:
         self.settings = settings
         self.audiences = audiences
+        self.registrations = registrations
 
-    def _jwks(self, client_id: str, jwks: dict[str, Any] | None, jwks_uri: str | None) -> Any:
-        if jwks is not None:
-            return jwks
-        if jwks_uri is None:
-            raise InvalidClient(debug="client has no keys")
-        with _jwks_lock:
-            cached = _jwks_cache.get(jwks_uri)
-        if cached and time.monotonic() - cached[0] < JWKS_CACHE_SECONDS:
-            return cached[1]
-        try:
-            document = fetch_json(jwks_uri, self.settings)
-        except OutboundRefused as exc:
-            raise InvalidClient(debug=f"jwks_uri of {client_id}: {exc}") from None
-        with _jwks_lock:
-            _jwks_cache[jwks_uri] = (time.monotonic(), document)
-        return document
+    def _current(self, session: Session, client: OAuthClient, now: datetime) -> OAuthClient:
+        """The client as it may be used now (automatic registrations: current or refreshed)."""
+        if self.registrations is not None:
+            try:
+                return self.registrations.current(session, client, now=now)
+            except RegistrationRefused as exc:
+                raise InvalidClient(debug=f"automatic registration: {exc}") from None
+        if not registration_is_current(client, settings=self.settings, now=now):
+            raise InvalidClient(debug="automatic registration expired")
+        return client
 
-    def _key(self, keys: Any, kid: str | None, alg: str) -> Any:
-        if not isinstance(keys, dict) or not isinstance(keys.get("keys"), list):
-            raise InvalidClient(debug="malformed JWK Set")
-        candidates = [
-            key
-            for key in keys["keys"]
-            if isinstance(key, dict)
-            and key.get("kty") == KEY_TYPES[alg]
-            and "d" not in key
-            and (kid is None or key.get("kid") == kid)
-            and key.get("alg", alg) == alg
-        ]
-        if len(candidates) != 1:
-            raise InvalidClient(debug="no single matching client key")
+    def _key(self, client: OAuthClient, kid: str | None, alg: str) -> object:
         try:
-            return jwt.PyJWK.from_dict(candidates[0], algorithm=alg).key
-        except jwt.PyJWTError:
-            raise InvalidClient(debug="unusable client key") from None
+            keys = client_jwks(self.settings, jwks=client.jwks, jwks_uri=client.jwks_uri)
+            return verification_key(keys, kid=kid, alg=alg)
+        except ClientKeyError as exc:
+            raise InvalidClient(debug=f"client {client.client_id}: {exc}") from None
 
     def __call__(self, session: Session, credentials: PresentedCredentials, now: datetime) -> str:
         assertion = credentials.client_assertion or ""
@@ -95,7 +86,8 @@ class ClientAssertionVerifier:
         client = client_store.get_client(session, client_id=client_id)
         if client is None or client.token_endpoint_auth_method != ClientAuthMethod.PRIVATE_KEY_JWT:
             raise InvalidClient(debug="client unknown or not registered for private_key_jwt")
-        key = self._key(self._jwks(client_id, client.jwks, client.jwks_uri), header.get("kid"), alg)
+        client = self._current(session, client, now)
+        key = self._key(client, header.get("kid"), alg)
         leeway = self.settings.clock_skew_seconds
         try:
             claims = jwt.decode(

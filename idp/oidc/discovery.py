@@ -13,6 +13,7 @@ from idp.assurance.profiles import PROFILES
 from idp.config import SUPPORTED_LANGUAGES, Settings
 from idp.oidc import endpoints
 from idp.oidc.claims import SUPPORTED_CLAIMS, VERIFIED_CLAIMS
+from idp.oidc.client_keys import SIGNING_ALGS
 from idp.oidc.clients import SERVICE_SCOPES, SUPPORTED_ID_TOKEN_ALGS, SUPPORTED_SCOPES, GrantType
 
 CLIENT_ASSERTION_ALGS = ["RS256", "PS256", "ES256", "EdDSA"]
@@ -62,8 +63,9 @@ def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[st
         "claims_supported": [*SUPPORTED_CLAIMS, VERIFIED_CLAIMS],
         "claims_parameter_supported": True,
         **identity_assurance_metadata(settings),
-        "request_parameter_supported": False,
+        "request_parameter_supported": True,
         "request_uri_parameter_supported": False,
+        "request_object_signing_alg_values_supported": list(SIGNING_ALGS),
         "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
@@ -71,6 +73,20 @@ def provider_metadata(settings: Settings, *, signing_algs: list[str]) -> dict[st
         "ui_locales_supported": list(SUPPORTED_LANGUAGES),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         **signature_service_metadata(issuer),
+        **automatic_registration_metadata(settings),
+    }
+
+
+def automatic_registration_metadata(settings: Settings) -> dict[str, Any]:
+    """OpenID Federation 1.0 section 5.1.3, when this provider is a federation leaf:
+    relying parties of the federation register automatically (section 12.1), authenticating
+    their authorization requests with a signed request object (section 12.1.1.1)."""
+    if not (settings.federation_enabled and settings.federation_role == "leaf"):
+        return {}
+    return {
+        "client_registration_types_supported": ["automatic"],
+        "request_authentication_methods_supported": {"authorization_endpoint": ["request_object"]},
+        "request_authentication_signing_alg_values_supported": list(SIGNING_ALGS),
     }
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from idp.assurance.levels import AcrRequirement, acr_level, requested_requirement
 from idp.assurance.methods import (
+    AuthMethod,
     live_methods,
     session_strength,
 )
@@ -83,11 +84,46 @@ def current_assurance(
     verification = citizen_store.verification_level(db, citizen_id=citizen.id)
     strength = session_strength(browser_session.auth_methods, now=now, step_up_lifetime=lifetime)
     live = live_methods(browser_session.auth_methods, now=now, step_up_lifetime=lifetime)
+    federation = federated_login(browser_session)
+    if federation is not None:
+        return Assurance(
+            verification=verification,
+            strength=federation.level,
+            acr=profile.acr_for(
+                acr_level(verification=verification, authentication=federation.level)
+            ),
+            amr=list(federation.amr),
+        )
     return Assurance(
         verification=verification,
         strength=strength,
         acr=profile.acr_for(acr_level(verification=verification, authentication=strength)),
         amr=profile.amr_for(live),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FederatedLogin:
+    """How a peer provider authenticated the citizen of a cross-border session."""
+
+    issuer: str
+    level: int
+    amr: tuple[str, ...]
+
+
+def federated_login(browser_session: BrowserSession) -> FederatedLogin | None:
+    """The session's cross-border login, or None for a login made here. The level counts
+    only while the federation method is the session's login (a later password login as
+    another citizen clears it)."""
+    data = browser_session.federation
+    methods = browser_session.auth_methods or {}
+    if not isinstance(data, dict) or AuthMethod.FEDERATION.value not in methods:
+        return None
+    level, amr = data.get("level"), data.get("amr")
+    if not isinstance(level, int) or not isinstance(amr, list):
+        return None
+    return FederatedLogin(
+        issuer=str(data.get("issuer", "")), level=level, amr=tuple(str(v) for v in amr)
     )
 
 

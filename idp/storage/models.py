@@ -153,6 +153,10 @@ class BrowserSession(Base):
     second factor counts only for the step-up lifetime (``idp.assurance.session_strength``)."""
     sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     """OIDC session id (``sid`` claim): public, stable for the session, unlike its cookie."""
+    federation: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """Set when the session was authenticated by a peer provider (cross-border login): the
+    peer's issuer, the level its ``acr`` mapped to and the ``amr`` to pass on. Such a session
+    has no local methods; its strength is that level."""
 
 
 class LoginFailureCounter(Base):
@@ -204,16 +208,28 @@ class ClientAuthMethod(StrEnum):
     NONE = "none"
 
 
+class RegistrationType(StrEnum):
+    """How a client came to be registered."""
+
+    STATIC = "static"
+    """By an operator (``idp clients``)."""
+    AUTOMATIC = "automatic"
+    """OpenID Federation 1.0 section 12.1: from the relying party's resolved Trust Chain, at
+    its first authorization request (``idp.federation.registration``)."""
+
+
 class OAuthClient(Base):
-    """A relying party registered by an operator. Metadata names follow RFC 7591 / OIDC
-    Dynamic Client Registration; the secret is stored only as a SHA-256 hash (it is 256 random
-    bits, so a fast hash is enough and keeps the token endpoint fast)."""
+    """A relying party registered by an operator, or automatically from its OpenID Federation
+    Trust Chain. Metadata names follow RFC 7591 / OIDC Dynamic Client Registration; the secret
+    is stored only as a SHA-256 hash (it is 256 random bits, so a fast hash is enough and keeps
+    the token endpoint fast)."""
 
     __tablename__ = "oauth_client"
     __table_args__ = (
         CheckConstraint(_in("token_endpoint_auth_method", ClientAuthMethod), name="auth_method"),
         CheckConstraint("subject_type IN ('public', 'pairwise')", name="subject_type"),
         CheckConstraint("application_type IN ('web', 'native')", name="application_type"),
+        CheckConstraint(_in("registration_type", RegistrationType), name="registration_type"),
     )
 
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -235,6 +251,16 @@ class OAuthClient(Base):
     userinfo_signed_response_alg: Mapped[str | None] = mapped_column(String(16))
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
     backchannel_logout_session_required: Mapped[bool] = mapped_column(default=True)
+    request_object_signing_alg: Mapped[str | None] = mapped_column(String(16))
+    """The one algorithm this client signs request objects with (RFC 9101), when it said."""
+    registration_type: Mapped[str] = mapped_column(
+        String(16), default=RegistrationType.STATIC, server_default=RegistrationType.STATIC.value
+    )
+    registration_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Automatic registrations only: after this time the Trust Chain is resolved again before
+    the client is used (the chain's expiry, capped by IDP_FEDERATION_CHAIN_CACHE_SECONDS)."""
+    federation_trust_anchor: Mapped[str | None] = mapped_column(String(500))
+    """Automatic registrations only: the Trust Anchor the chain was resolved through."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -629,3 +655,56 @@ class FederationSubordinate(Base):
     status: Mapped[str] = mapped_column(String(10), default=SubordinateStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Cross-border login --------------------------------------------------------------------------
+
+
+class CrossBorderStatus(StrEnum):
+    SENT = "sent"
+    """The citizen was sent to the peer; waiting for its answer at the callback."""
+    ANSWERED = "answered"
+    """The peer's answer was checked; waiting for the citizen's consent."""
+
+
+class CrossBorderLogin(Base):
+    """A cross-border login in progress (``idp.federation.crossborder.flow``), bound to one
+    browser session. The row is keyed by the SHA-256 of the ``state`` sent to the peer (the
+    state itself is not stored) and deleted when the login ends, whatever the outcome."""
+
+    __tablename__ = "crossborder_login"
+    __table_args__ = (CheckConstraint(_in("status", CrossBorderStatus), name="status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_session_id: Mapped[int] = mapped_column(
+        ForeignKey("browser_session.id", ondelete="CASCADE"), index=True
+    )
+    authorization_request_id: Mapped[str] = mapped_column(String(64))
+    peer_issuer: Mapped[str] = mapped_column(String(500))
+    nonce: Mapped[str] = mapped_column(String(100))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    requested_level: Mapped[int] = mapped_column(Integer)
+    acr_values: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10), default=CrossBorderStatus.SENT)
+    result: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """After the callback: the minimum data set, the mapped level, the peer's ``amr`` and
+    authentication time: what the consent page shows and the login then records."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class FederatedIdentity(Base):
+    """The account of a citizen of another country who logged in through a peer provider:
+    the link from the person identifier (``ORIGIN/DESTINATION/opaque``, a keyed hash of the
+    peer's issuer and ``sub``) to the local account. Such accounts have no password."""
+
+    __tablename__ = "federated_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizen.id", ondelete="CASCADE"), unique=True
+    )
+    person_identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    peer_issuer: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -65,7 +65,10 @@ def test_a_leaf_publishes_a_self_signed_configuration_with_its_provider_metadata
     # The provider metadata is the discovery document, byte for byte in meaning.
     discovery = leaf.get("/.well-known/openid-configuration").json()
     assert claims["metadata"]["openid_provider"] == discovery
-    assert "client_registration_types_supported" not in discovery
+    assert discovery["client_registration_types_supported"] == ["automatic"]
+    assert discovery["request_authentication_methods_supported"] == {
+        "authorization_endpoint": ["request_object"]
+    }
 
     oidc_jwks = leaf.get("/jwks.json").json()
     assert claims["metadata"]["openid_relying_party"] == {

@@ -9,10 +9,6 @@ policy applied."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,11 +22,8 @@ from idp.config import Settings
 from idp.federation import TrustChainError, resolve_trust_chain
 from idp.federation.fetcher import HttpFetcher
 from idp.federation.statements import Reason, decode_unverified
-from tests.conftest import TEST_PASSPHRASE
-from tests.support.live_server import free_port
+from tests.support.federation_processes import Entity, entity
 
-IDP = str(Path(sys.executable).parent / "idp")
-START_SECONDS = 60
 POLICY = {
     "openid_provider": {
         "id_token_signing_alg_values_supported": {"subset_of": ["RS256", "PS256"]},
@@ -46,91 +39,6 @@ CONSTRAINTS = {
     "allowed_entity_types": ["openid_provider", "openid_relying_party"],
 }
 OVERRIDE = {"openid_provider": {"service_documentation": "https://uy.example.org/docs"}}
-
-
-@dataclass
-class Entity:
-    name: str
-    port: int
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def entity_id(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def idp(self, *args: str) -> Any:
-        result = subprocess.run(
-            [IDP, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout) if "--json" in args or "export-jwks" in args else None
-
-    def start(self) -> None:
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [
-                    IDP,
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    "1",
-                    "--log-level",
-                    "warning",
-                ],
-                env=self.env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_until_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.name} exited:\n{self.log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{self.entity_id}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"{self.name} was not ready:\n{self.log.read_text(errors='replace')}")
-
-    def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def entity(name: str, folder: Path, **federation: str) -> Entity:
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("IDP_")}
-    env |= {
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_DATABASE_URL": f"sqlite:///{folder / f'{name}.sqlite3'}",
-        "IDP_KEYS_DIR": str(folder / f"{name}-keys"),
-        "IDP_KEY_PASSPHRASE": TEST_PASSPHRASE,
-        "IDP_LOG_FORMAT": "text",
-        "IDP_FEDERATION_ENABLED": "true",
-        "IDP_KEY_REFRESH_SECONDS": "1",
-    }
-    env |= {f"IDP_FEDERATION_{key.upper()}": value for key, value in federation.items()}
-    return Entity(name=name, port=port, env=env, log=folder / f"{name}.log")
 
 
 @dataclass

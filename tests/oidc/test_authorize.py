@@ -247,7 +247,7 @@ def test_a_repeated_client_id_or_redirect_uri_gets_a_page(
         ({"code_challenge": "short"}, "invalid_request"),
         ({"code_challenge": "a" * 129}, "invalid_request"),
         ({"code_challenge": "+" * 43}, "invalid_request"),
-        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "invalid_request_object"),
         ({"request_uri": "https://rp.example/req"}, "request_uri_not_supported"),
         ({"prompt": "none login"}, "invalid_request"),
         ({"prompt": "none consent"}, "invalid_request"),

@@ -38,6 +38,8 @@ EXPECTED_TABLES = {
     "audit_head",
     "audit_record",
     "federation_subordinate",
+    "crossborder_login",
+    "federated_identity",
 }
 
 

@@ -26,6 +26,7 @@ from idp.config import Settings
 from idp.context import ProviderContext
 from idp.dependencies import ContextDep, DbDep
 from idp.errors import InvalidClient, RequestTooLarge
+from idp.federation.registration import AutomaticRegistrations
 from idp.oidc import endpoints
 from idp.oidc.client_assertion import ClientAssertionVerifier
 from idp.oidc.client_auth import (
@@ -76,13 +77,20 @@ def _no_assertion(session: Session, credentials: PresentedCredentials, now: date
     raise InvalidClient(debug="no client assertion was presented")
 
 
-def assertion_verifier(settings: Settings, method: ClientAuthMethod) -> AssertionVerifier:
+def assertion_verifier(
+    settings: Settings,
+    method: ClientAuthMethod,
+    registrations: AutomaticRegistrations | None = None,
+) -> AssertionVerifier:
     """RFC 7523 3: the assertion's audience is the token endpoint (or the issuer, which RP
-    libraries also use). Built only for private_key_jwt requests."""
+    libraries also use). Built only for private_key_jwt requests. With ``registrations``, an
+    expired automatic registration (OpenID Federation 12.1) is resolved again first."""
     if method is not ClientAuthMethod.PRIVATE_KEY_JWT:
         return _no_assertion
     return ClientAssertionVerifier(
-        settings, audiences=[settings.issuer, endpoints.absolute(settings.issuer, endpoints.TOKEN)]
+        settings,
+        audiences=[settings.issuer, endpoints.absolute(settings.issuer, endpoints.TOKEN)],
+        registrations=registrations,
     )
 
 
@@ -96,7 +104,11 @@ def authenticated_client(
     return authenticate_client(
         db,
         credentials=credentials,
-        verify_assertion=assertion_verifier(context.settings, credentials.method),
+        verify_assertion=assertion_verifier(
+            context.settings,
+            credentials.method,
+            AutomaticRegistrations(context.settings, context.federation, context.clients),
+        ),
         clients=context.clients,
         now=now,
     )
