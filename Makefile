@@ -13,7 +13,7 @@ export IDP_ISSUER ?= http://$(IDP_HOST):$(IDP_PORT)
 export RP_ISSUER ?= $(IDP_ISSUER)
 export RP_BASE_URL ?= http://$(IDP_HOST):$(RP_PORT)
 
-.PHONY: run test fuzz lint format screenshots venv clean
+.PHONY: run federation-demo test fuzz lint format screenshots venv clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,11 @@ run: venv
 	@echo "Try signing: log in to the portal as 4.567.890-5, open \"Firmar una declaración\", and confirm with that card (the provider's card page prints the command)."
 	$(BIN)/rp-demo register
 	$(BIN)/python -m relying_party_demo.launcher --host $(IDP_HOST) --idp-port $(IDP_PORT) --rp-port $(RP_PORT)
+
+# Cross-border login on one machine: a Trust Anchor, Uruguay's provider with the portal and
+# Brazil's provider (ports 8010-8013; data in var/federation-demo/).
+federation-demo: venv
+	$(BIN)/python -m relying_party_demo.federation_demo
 
 test: venv
 	$(BIN)/pytest

@@ -23,6 +23,7 @@ LEVEL_OF_ACR = {
 
 AMR_KEYS = {
     "pwd": "amr.pwd",
+    "fed": "amr.fed",
     "otp": "amr.otp",
     "mfa": "amr.mfa",
     "sc": "amr.sc",

@@ -105,7 +105,7 @@ def banner(*, issuer: str, portal: str) -> str:
     return "\n".join(lines)
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+def raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
@@ -120,8 +120,8 @@ def run(*, host: str, idp_port: int, rp_port: int) -> int:
             return 1
     # The children run in their own sessions, so a terminal's Ctrl-C reaches only this process,
     # which then asks each child exactly once to stop (a second signal makes uvicorn hurry).
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, raise_interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     children: list[Child] = []
     try:
         for name, command, port in (

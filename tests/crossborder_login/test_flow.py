@@ -502,3 +502,18 @@ def test_a_refused_answer_cannot_be_replayed(world: World) -> None:
     assert "no corresponde" in replay.text
     assert len(world.peer.received) == 1  # the code was redeemed once, then never again
     assert counts(world) == NOTHING
+
+
+def test_the_foreign_citizen_sees_their_account_page(world: World) -> None:
+    sent_to_peer(world, choose_peer(world, portal_authorize(world)))
+    world.answer_with()
+    follow_to_portal(world, consent(world, peer_answers(world)))
+    page = world.browser.get("/account")
+    assert page.status_code == 200
+    assert "Maria" in page.text
+    assert "BR/UY/" in page.text
+    activity = world.browser.get("/account/activity")
+    assert activity.status_code == 200
+    services = world.browser.get("/account/services")
+    assert services.status_code == 200
+    assert "Portal de trámites" in services.text
