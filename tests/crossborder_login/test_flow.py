@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from idp.storage.models import AuthorizationCode, Citizen, CrossBorderLogin, FederatedIdentity
@@ -352,8 +353,10 @@ def test_an_answer_replayed_after_the_login_is_refused(world: World) -> None:
 def test_an_answer_in_another_browser_is_refused(world: World) -> None:
     sent_to_peer(world, choose_peer(world, portal_authorize(world)))
     world.answer_with()
-    world.browser.cookies.clear()
-    answer = peer_answers(world)
+    with TestClient(world.app, base_url=A) as other:
+        assert other.get("/login").status_code == 200  # a session of its own
+        query = {"code": "code-from-b", "state": world.sent["state"], "iss": B}
+        answer = other.get("/federation/callback", params=query, follow_redirects=False)
     assert answer.status_code == 400
     assert "no corresponde" in answer.text
     assert world.peer.received == []
@@ -517,3 +520,27 @@ def test_the_foreign_citizen_sees_their_account_page(world: World) -> None:
     services = world.browser.get("/account/services")
     assert services.status_code == 200
     assert "Portal de trámites" in services.text
+
+
+def test_choosing_a_peer_needs_the_csrf_token(world: World) -> None:
+    login_url = portal_authorize(world)
+    answer = world.browser.post(
+        "/federation/start",
+        data={
+            "csrf_token": "forged",
+            "request_id": query_of(login_url)["request_id"],
+            "peer": B,
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert counts(world) == NOTHING
+
+
+def test_a_peer_name_with_markup_is_shown_as_text(world: World) -> None:
+    entity = world.fed.entities[B]
+    entity.metadata["federation_entity"]["organization_name"] = '<img src=x onerror="alert(1)">'
+    world.app.state.provider.federation.forget()
+    page = world.browser.get(portal_authorize(world))
+    assert "&lt;img src=x onerror=" in page.text
+    assert '<img src=x onerror="alert(1)">' not in page.text
