@@ -34,6 +34,8 @@ FETCH_ENDPOINT = "/federation/fetch"
 """Section 8.1: the Trust Anchor's fetch endpoint (``?sub=``)."""
 LIST_ENDPOINT = "/federation/list"
 """Section 8.2: the Trust Anchor's list endpoint (``?entity_type=``)."""
+RESOLVE_ENDPOINT = "/federation/resolve"
+"""Section 8.3: the Trust Anchor's resolve endpoint."""
 CALLBACK_PATH = "/federation/callback"
 """Where peer providers send citizens back in cross-border login (``redirect_uris``)."""
 
@@ -69,6 +71,7 @@ def federation_entity_metadata(settings: Settings) -> dict[str, Any]:
     if settings.federation_role == TRUST_ANCHOR:
         metadata["federation_fetch_endpoint"] = settings.issuer + FETCH_ENDPOINT
         metadata["federation_list_endpoint"] = settings.issuer + LIST_ENDPOINT
+        metadata["federation_resolve_endpoint"] = settings.issuer + RESOLVE_ENDPOINT
     return metadata
 
 

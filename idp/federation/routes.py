@@ -6,6 +6,8 @@
   about an active Immediate Subordinate.
 - ``GET /federation/list[?entity_type=]`` (section 8.2, Trust Anchor only): a JSON array of
   the Entity Identifiers of the active Immediate Subordinates.
+- ``GET /federation/resolve?sub=&trust_anchor=[&entity_type=]`` (section 8.3, Trust Anchor
+  only): the subject's resolved metadata and Trust Chain, signed (``idp.federation.resolve``).
 
 Errors of the fetch and list endpoints are the JSON of section 8.9 ("Error Responses"):
 ``invalid_request`` (400), ``not_found`` (404), ``unsupported_parameter`` (400).
@@ -25,6 +27,7 @@ from idp.context import ProviderContext
 from idp.dependencies import ContextDep, DbDep
 from idp.federation import entity, subordinates
 from idp.federation.fetcher import WELL_KNOWN_PATH
+from idp.federation.resolve import RESOLVE_RESPONSE_MEDIA_TYPE, ResolveError, resolve_response
 from idp.federation.statements import ENTITY_STATEMENT_MEDIA_TYPE
 from idp.signing_keys.keyring import KeyRing
 
@@ -119,4 +122,33 @@ def list_subordinates(request: Request, context: ContextDep, db: DbDep) -> Respo
         json.dumps(body, separators=(",", ":")),
         media_type="application/json",
         headers={"cache-control": "no-store"},
+    )
+
+
+@router.get(entity.RESOLVE_ENDPOINT)
+def resolve(request: Request, context: ContextDep, db: DbDep) -> Response:
+    """Section 8.3: the subject's metadata as this Trust Anchor resolves it, signed."""
+    keyring = _require_trust_anchor(context)
+    values: dict[str, str | None] = {}
+    for name in ("sub", "trust_anchor"):
+        value = _single_parameter(request, name)
+        if isinstance(value, Response):
+            return value
+        if not value:
+            return _federation_error(400, "invalid_request", f"The {name} parameter is required.")
+        values[name] = value
+    entity_types = request.query_params.getlist("entity_type")
+    try:
+        token = resolve_response(
+            context,
+            db,
+            keyring,
+            subject=str(values["sub"]),
+            trust_anchor=str(values["trust_anchor"]),
+            entity_types=entity_types,
+        )
+    except ResolveError as exc:
+        return _federation_error(exc.status_code, exc.error, exc.description)
+    return Response(
+        token, media_type=RESOLVE_RESPONSE_MEDIA_TYPE, headers={"cache-control": "no-store"}
     )

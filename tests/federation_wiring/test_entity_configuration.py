@@ -119,7 +119,7 @@ def test_federation_keys_and_oidc_keys_are_never_published_together(leaf: TestCl
     assert kids(claims["metadata"]["openid_relying_party"]["jwks"]) == oidc_kids
 
 
-def test_a_trust_anchor_publishes_its_fetch_and_list_endpoints_and_no_authority_hints(
+def test_a_trust_anchor_publishes_its_fetch_list_and_resolve_endpoints_and_no_authority_hints(
     federation_app: Callable[..., FastAPI],
 ) -> None:
     app = federation_app(
@@ -140,6 +140,7 @@ def test_a_trust_anchor_publishes_its_fetch_and_list_endpoints_and_no_authority_
             "country": "UY",
             "federation_fetch_endpoint": f"{ISSUER}/federation/fetch",
             "federation_list_endpoint": f"{ISSUER}/federation/list",
+            "federation_resolve_endpoint": f"{ISSUER}/federation/resolve",
         }
     }
 

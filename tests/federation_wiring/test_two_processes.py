@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from idp.config import Settings
@@ -55,6 +56,8 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     trust_anchor = entity(
         "trust-anchor", folder, role="trust_anchor", organization_name="Federación regional"
     )
+    # the Trust Anchor's resolve endpoint fetches the leaf's configuration on 127.0.0.1
+    trust_anchor.env["IDP_ALLOW_PRIVATE_NETWORK_FETCHES"] = "true"
     leaf = entity(
         "leaf",
         folder,
@@ -152,6 +155,71 @@ def test_the_trust_anchor_lists_the_leaf(federation: Federation) -> None:
         f"{anchor_id}/federation/list", params={"entity_type": "openid_relying_party"}, timeout=10
     )
     assert providers.json() == []
+
+
+def test_the_trust_anchor_resolves_the_leaf_in_one_signed_answer(
+    federation: Federation,
+) -> None:
+    """Section 8.3: metadata with the policy applied and the chain, signed by the Trust
+    Anchor (typ resolve-response+jwt), checkable with its pinned keys alone."""
+    leaf_id = federation.leaf.entity_id
+    anchor_id = federation.trust_anchor.entity_id
+    answer = httpx.get(
+        f"{anchor_id}/federation/resolve",
+        params={"sub": leaf_id, "trust_anchor": anchor_id, "entity_type": "openid_provider"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/resolve-response+jwt"
+    header = jwt.get_unverified_header(answer.text)
+    assert header["typ"] == "resolve-response+jwt"
+    key = jwt.PyJWKSet.from_dict(federation.trust_anchor_jwks)[header["kid"]]
+    claims = jwt.decode(answer.text, key.key, algorithms=["ES256"])
+    assert claims["iss"] == anchor_id
+    assert claims["sub"] == leaf_id
+    assert set(claims["metadata"]) == {"openid_provider"}
+    provider = claims["metadata"]["openid_provider"]
+    assert provider["id_token_signing_alg_values_supported"] == ["RS256"]  # policy applied
+    assert provider["service_documentation"] == "https://uy.example.org/docs"
+    assert len(claims["trust_chain"]) == 3
+    assert claims["exp"] > claims["iat"]
+    configuration = httpx.get(f"{anchor_id}/.well-known/openid-federation", timeout=10).text
+    anchor_metadata = decode_unverified(configuration)[1]["metadata"]["federation_entity"]
+    assert anchor_metadata["federation_resolve_endpoint"] == f"{anchor_id}/federation/resolve"
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "error"),
+    [
+        ({"sub": "LEAF"}, 400, "invalid_request"),
+        ({"trust_anchor": "ANCHOR"}, 400, "invalid_request"),
+        (
+            {"sub": "LEAF", "trust_anchor": "https://other-anchor.example.org"},
+            404,
+            "invalid_trust_anchor",
+        ),
+        (
+            {"sub": "http://127.0.0.1:9/nobody", "trust_anchor": "ANCHOR"},
+            404,
+            "invalid_trust_chain",
+        ),
+        (
+            {"sub": "LEAF", "trust_anchor": "ANCHOR", "entity_type": "oauth_resource"},
+            404,
+            "not_found",
+        ),
+    ],
+)
+def test_the_resolve_endpoint_refuses_with_the_errors_of_section_8_9(
+    federation: Federation, params: dict[str, str], status: int, error: str
+) -> None:
+    names = {"LEAF": federation.leaf.entity_id, "ANCHOR": federation.trust_anchor.entity_id}
+    query = {name: names.get(value, value) for name, value in params.items()}
+    answer = httpx.get(
+        f"{federation.trust_anchor.entity_id}/federation/resolve", params=query, timeout=10
+    )
+    assert answer.status_code == status
+    assert answer.json()["error"] == error
 
 
 def test_after_the_leaf_rotates_its_keys_the_trust_anchor_must_state_the_new_ones(
