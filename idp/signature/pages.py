@@ -39,6 +39,7 @@ from idp.oidc import endpoints
 from idp.oidc.issuance import subject_of
 from idp.signature import activation, credentials, requests
 from idp.signature.ca import SignatureCaError
+from idp.signature.custody import CustodyError
 from idp.signature.digests import fingerprint
 from idp.storage import clients as client_store
 from idp.storage.models import (
@@ -253,8 +254,18 @@ def submit_approval(
                 authority=context.signature_authority,
                 now=now,
             )
-    except (activation.SigningRefused, SignatureCaError) as exc:
+    except (activation.SigningRefused, SignatureCaError, CustodyError) as exc:
         code = exc.code if isinstance(exc, activation.SigningRefused) else "unavailable"
+        if isinstance(exc, CustodyError):
+            # The stored wrapped key was altered or the key passphrase changed: nothing was
+            # signed (the savepoint took the authorisation back); the operator must act.
+            # The message names the cause only, never key material.
+            logger.error(
+                "signature request %s: the signing key of credential %s cannot be opened: %s",
+                request.id,
+                credential.id,
+                exc,
+            )
         logger.warning("signature request %s refused: %s", request.id, code)
         error = FormError(translate(f"signature.error.{code}"))
         return _approval_page(

@@ -9,13 +9,10 @@ reported at the end with its rule, impact, elements and help text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from idp.assurance.demo_card import DemoCaFiles, sign_challenge
-from idp.signature.ca import SigningCa
 from tests.browser.pages import (
     LANGUAGES,
     authorize,
@@ -28,6 +25,7 @@ from tests.browser.pages import (
 )
 from tests.helpers import add_citizen
 from tests.relying_party_demo.conftest import LEVEL_1_USERNAME, LEVEL_2_USERNAME, LiveDemo
+from tests.support.signer import SIGNER, signer_with_card
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -56,45 +54,6 @@ class Scans:
         return "\n".join(
             f"{label}:\n{describe(violations)}" for label, violations in self.failures.items()
         )
-
-
-SIGNER = "4.567.890-5"
-
-
-def _signer_with_card(live: LiveDemo) -> Callable[[str], str]:
-    """The provider's signing CA, the demo eID CA, Carlos at level 3, and his software card
-    (returned as "sign this challenge")."""
-    provider = live.provider_app.state.provider
-    settings = provider.settings
-    passphrase = settings.key_passphrase_bytes()
-    SigningCa.create(
-        settings.keys_dir,
-        passphrase,
-        country="UY",
-        organisation="Agencia de Identidad (pruebas)",
-        common_name="Firma ciudadana (pruebas)",
-        now=provider.clock(),
-    )
-    eid = DemoCaFiles.under(settings.keys_dir, passphrase).create(now=provider.clock())
-    add_citizen(
-        provider.database,
-        provider.hasher,
-        username=SIGNER,
-        given_name="Carlos",
-        verification_level=3,
-    )
-    key, certificate = eid.issue_card(document_number="45678905", now=provider.clock())
-
-    def answer(challenge: str) -> str:
-        return sign_challenge(
-            key=key,
-            certificate=certificate,
-            challenge=challenge.strip(),
-            audience=live.issuer,
-            now=provider.clock(),
-        )
-
-    return answer
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -174,7 +133,7 @@ def test_every_page_meets_wcag_a_and_aa(
         scans.scan(page, "portal procedure, level reached")
 
     # Carlos (level 3, a software eID card) signs a sworn statement from the portal.
-    card = _signer_with_card(live)
+    signer = signer_with_card(provider)
     with open_page(chromium) as page:
         page.goto(f"{live.issuer}/login?lang={language}")
         page.goto(f"{live.portal}/?lang={language}")
@@ -192,7 +151,8 @@ def test_every_page_meets_wcag_a_and_aa(
             page.locator("main a.button[href^='/step-up/card']").click()
         scans.scan(page, "provider eID card step-up")
         challenge = page.locator("#challenge").inner_text()
-        page.locator("#card_response").fill(card(challenge))
+        answer = signer.answer(challenge.strip(), audience=live.issuer, provider=provider)
+        page.locator("#card_response").fill(answer)
         with page.expect_navigation():
             page.locator("form[action='/step-up/card'] button").click()
         with page.expect_navigation():

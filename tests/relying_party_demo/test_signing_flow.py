@@ -7,61 +7,28 @@ replayed ``state``, a declined request."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
-from idp.assurance.demo_card import DemoCaFiles, sign_challenge
 from idp.oidc import endpoints
-from idp.signature.ca import SigningCa
 from idp.signature.verification import verify_signature
 from idp.storage.models import ClientAssertionJti, SignatureRequest
 from relying_party_demo.app import SESSION_COOKIE
 from tests.helpers import add_citizen, csrf_token_of
 from tests.relying_party_demo.conftest import PASSWORD, LiveDemo
 from tests.relying_party_demo.walk import walk
-
-SIGNER = "4.567.890-5"
-
-
-@dataclass
-class Signer:
-    ca: SigningCa
-    card_key: ec.EllipticCurvePrivateKey
-    card_certificate: x509.Certificate
+from tests.support.signer import SIGNER, Signer, signer_with_card
 
 
 @pytest.fixture
 def signer(live: LiveDemo) -> Signer:
     """The provider's signing CA and demo eID CA, and a level-3 citizen with a software card."""
-    provider = live.provider_app.state.provider
-    settings = provider.settings
-    passphrase = settings.key_passphrase_bytes()
-    ca = SigningCa.create(
-        settings.keys_dir,
-        passphrase,
-        country="UY",
-        organisation="Agencia de Identidad (pruebas)",
-        common_name="Firma ciudadana (pruebas)",
-        now=provider.clock(),
-    )
-    eid = DemoCaFiles.under(settings.keys_dir, passphrase).create(now=provider.clock())
-    add_citizen(
-        provider.database,
-        provider.hasher,
-        username=SIGNER,
-        given_name="Carlos",
-        verification_level=3,
-    )
-    key, certificate = eid.issue_card(document_number="45678905", now=provider.clock())
-    return Signer(ca=ca, card_key=key, card_certificate=certificate)
+    return signer_with_card(live.provider_app.state.provider)
 
 
 def _query(url: str) -> dict[str, str]:
@@ -102,13 +69,7 @@ def _prove_card(live: LiveDemo, browser: httpx.Client, signer: Signer, request_i
     assert page.status_code == 200, page.text
     challenge = re.search(r"--challenge ([A-Za-z0-9_-]{20,})", page.text)
     assert challenge is not None
-    answer = sign_challenge(
-        key=signer.card_key,
-        certificate=signer.card_certificate,
-        challenge=challenge.group(1),
-        audience=live.issuer,
-        now=provider.clock(),
-    )
+    answer = signer.answer(challenge.group(1), audience=live.issuer, provider=provider)
     posted = browser.post(
         f"{live.issuer}{endpoints.STEP_UP_CARD}",
         data={"csrf_token": csrf_token_of(page), "card_response": answer, "request_id": request_id},

@@ -5,7 +5,8 @@ Client assertions (``private_key_jwt``, RFC 7523 3 items 4-6: ``exp`` must be in
 minutes"; this provider allows ``IDP_CLOCK_SKEW_SECONDS``, 10 by default). Too wide a leeway
 lets a stolen, expired assertion be replayed once its ``jti`` left the replay cache; none at all
 refuses honest clients whose clocks drift. The provider's own access tokens at UserInfo are
-covered by ``tests/security/test_jose_attacks.py``; logout tokens are only issued here, never
+covered here at the endpoint (and ``idp.oidc.jose`` alone in
+``tests/security/test_jose_attacks.py``); logout tokens are only issued here, never
 received, and an ``id_token_hint`` may be expired by design (RP-Initiated Logout 1.0, 2).
 """
 
@@ -15,10 +16,15 @@ import time
 
 import jwt
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from idp.config import Settings
+from idp.oidc import jose
+from idp.oidc.tokens import ACCESS_TOKEN_TYPE
 from idp.storage.models import ClientAuthMethod
+from tests.oidc.conftest import RP_REDIRECT_URI
+from tests.oidc.flow import obtain_code, redeem
 from tests.oidc.test_token import Register
 from tests.oidc.test_token_client_auth import (
     JwtClient,
@@ -85,3 +91,34 @@ def test_a_client_assertion_a_minute_off_is_refused(
     response = post_with_assertion(client, jwt_client.client_id, signed)
     assert response.status_code == 401, response.text
     assert response.json()["error"] == "invalid_client"
+
+
+def _access_token_expired(app: FastAPI, client: TestClient, register: Register, ago: int) -> str:
+    """A real access token of a signed-in citizen, re-signed with ``exp`` ``ago`` seconds in
+    the past (everything else as issued)."""
+    rp = register()
+    code, verifier = obtain_code(client, rp.client_id, RP_REDIRECT_URI)
+    issued = redeem(client, rp.client_id, rp.client_secret, code, verifier, RP_REDIRECT_URI)
+    claims = jwt.decode(issued.json()["access_token"], options={"verify_signature": False})
+    now = int(time.time())
+    claims.update({"iat": now - ago - A_MINUTE, "exp": now - ago})
+    return jose.sign(app.state.provider.keyring, claims, alg="ES256", typ=ACCESS_TOKEN_TYPE)
+
+
+def test_an_access_token_expired_a_few_seconds_ago_still_works_at_userinfo(
+    app: FastAPI, client: TestClient, register: Register, citizen_id: int
+) -> None:
+    """RFC 7519 4.1.4 ("some small leeway ... to account for clock skew"): the resource
+    server's clock may run ahead of the one that issued the token."""
+    token = _access_token_expired(app, client, register, FEW_SECONDS)
+    response = client.get("/userinfo", headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+
+
+def test_an_access_token_expired_a_minute_ago_is_refused_at_userinfo(
+    app: FastAPI, client: TestClient, register: Register, citizen_id: int
+) -> None:
+    token = _access_token_expired(app, client, register, A_MINUTE)
+    response = client.get("/userinfo", headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"

@@ -4,7 +4,9 @@ request changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -32,6 +34,50 @@ def test_a_declared_oversized_body_is_refused_with_413(client: TestClient, path:
     )
     assert response.status_code == 413
     assert response.json()["error"] == "request_too_large"
+
+
+@pytest.mark.parametrize("path", ["/login", "/token"])
+def test_a_declared_oversized_body_is_refused_before_any_of_it_is_read(
+    app: FastAPI, path: str
+) -> None:
+    """RFC 9110 15.5.14: the declared Content-Length alone decides. A client that announces
+    a gigabyte and then sends it slowly (or never) must not hold a worker reading it: the 413
+    goes out before the first ``receive`` (driven at the ASGI level, where the reads can be
+    counted)."""
+    reads = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(1024**3).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 413
+    assert reads == 0
 
 
 def test_a_chunked_oversized_body_is_cut_off_and_changes_nothing(

@@ -1,11 +1,13 @@
 """Issue 6: each refusal ends cleanly with nothing signed — no fresh strong login, an
 authorisation replayed for other hashes, another citizen approving, weak or malformed hashes,
-a revoked certificate, a level-1 account enrolling, a client without the signature scope."""
+a revoked certificate, a citizen's key that cannot be opened, a level-1 account enrolling, a
+client without the signature scope."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ from idp.storage.models import (
     SignatureCredential,
     SignatureRequest,
 )
+from idp.web.i18n import Translator
 from tests.helpers import csrf_token_of
 from tests.oidc.conftest import RegisteredClient
 from tests.oidc.flow import authorize_url, pkce_pair
@@ -424,6 +427,53 @@ def test_a_certificate_revoked_after_approval_signs_nothing(
         _sign(app, sad, documents)
     assert refused.value.code == "certificate_revoked"
     assert counts(app) == before
+
+
+def test_a_wrapped_key_that_cannot_be_opened_shows_unavailable_and_signs_nothing(
+    app: FastAPI,
+    client: TestClient,
+    portal: RegisteredClient,
+    enrolled_signer: int,
+    signer_card: Card,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The stored wrapped key altered (one bit; the same happens after the key passphrase
+    changed): AES-GCM refuses to open it (``CustodyError``). The citizen gets the
+    "unavailable" page, not a 500; nothing is signed, no authorisation is left behind, the
+    request stays pending (it can still be declined), and the log names the cause without
+    any key material."""
+    request_id = _pending_request(app, client, portal, enrolled_signer)
+    with app.state.provider.database.transaction() as session:
+        credential = session.scalars(select(SignatureCredential)).one()
+        wrapped = bytearray(base64.b64decode(credential.wrapped_key))
+        wrapped[-1] ^= 0x01
+        credential.wrapped_key = base64.b64encode(bytes(wrapped)).decode("ascii")
+        tampered = credential.wrapped_key
+    _log_in(client, SIGNER, SIGNER_PASSWORD)
+    prove_card(app, client, signer_card, request_id=None)
+    before = counts(app)
+
+    with caplog.at_level(logging.INFO):
+        posted, page = _approve(client, request_id)
+
+    assert posted.status_code == 409
+    assert Translator("es")("signature.error.unavailable") in posted.text
+    assert 'value="approve"' in posted.text  # the approval page again, with the message
+    assert counts(app) == before
+    assert _status(app, request_id) == "pending"
+    assert any("cannot be opened" in record.getMessage() for record in caplog.records)
+    assert tampered not in caplog.text
+    assert tampered[:24] not in caplog.text
+
+    declined = client.post(
+        "/signature/approve",
+        data={"csrf_token": csrf_token_of(page), "request_id": request_id, "decision": "decline"},
+        follow_redirects=False,
+    )
+    assert declined.status_code == 303
+    assert "error=access_denied" in declined.headers["location"]
+    assert _status(app, request_id) == "refused"
+    assert counts(app)["signatures"] == before["signatures"]
 
 
 # --- the relying party's side -------------------------------------------------------------
