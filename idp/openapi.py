@@ -2,8 +2,11 @@
 
 Only the JSON endpoints: discovery (OIDC Discovery 1.0 section 4, RFC 8414 section 3), the JWK
 Set (RFC 7517 section 5), token (RFC 6749 section 3.2), UserInfo (OIDC Core 5.3), introspection
-(RFC 7662), revocation (RFC 7009) and the probes. Browser pages are not described: they answer
-HTML and redirects, and a schema would promise nothing a client can use.
+(RFC 7662), revocation (RFC 7009) and the probes; with federation on, the Entity Configuration
+(OpenID Federation 1.0 section 9), and on a Trust Anchor its fetch, list and resolve endpoints
+(sections 8.1, 8.2, 8.3; errors of section 8.9). Browser pages are not described (cross-border
+login's ``/federation/start``, ``/federation/callback`` and ``/federation/consent`` among them):
+they answer HTML and redirects, and a schema would promise nothing a client can use.
 
 Paths and methods come from the application's own routes, so the description cannot drift from
 them; each operation is named ``<method>_<path>`` (unique, unlike FastAPI's ids, which a route
@@ -24,6 +27,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from idp.config import Settings
+from idp.federation import entity
+from idp.federation.fetcher import WELL_KNOWN_PATH
+from idp.federation.resolve import RESOLVE_RESPONSE_MEDIA_TYPE
+from idp.federation.routes import UNSUPPORTED_LIST_PARAMETERS
+from idp.federation.statements import ENTITY_STATEMENT_MEDIA_TYPE
 from idp.oidc import endpoints
 from idp.ops import health
 
@@ -41,6 +50,22 @@ MACHINE_PATHS = frozenset(
         endpoints.REVOCATION,
     }
 )
+
+TRUST_ANCHOR_PATHS = frozenset(
+    {entity.FETCH_ENDPOINT, entity.LIST_ENDPOINT, entity.RESOLVE_ENDPOINT}
+)
+
+
+def federation_paths(settings: Settings) -> frozenset[str]:
+    """The federation endpoints ``settings`` serves (the others answer 404): the Entity
+    Configuration when federation is on, and the fetch, list and resolve endpoints on a Trust
+    Anchor."""
+    if not settings.federation_enabled:
+        return frozenset()
+    if settings.federation_role == entity.TRUST_ANCHOR:
+        return TRUST_ANCHOR_PATHS | {WELL_KNOWN_PATH}
+    return frozenset({WELL_KNOWN_PATH})
+
 
 _NO_STORE = {"Cache-Control": {"schema": {"type": "string", "pattern": "no-store"}}}
 
@@ -87,6 +112,29 @@ SCHEMAS: dict[str, Any] = {
             "error_description": {"type": "string"},
             "error_uri": {"type": "string"},
         },
+    },
+    "FederationError": {
+        "description": "OpenID Federation 1.0 section 8.9: the error code, and a description.",
+        "type": "object",
+        "required": ["error", "error_description"],
+        "properties": {
+            "error": {
+                "type": "string",
+                "enum": [
+                    "invalid_request",
+                    "not_found",
+                    "unsupported_parameter",
+                    "invalid_trust_anchor",
+                    "invalid_trust_chain",
+                ],
+            },
+            "error_description": {"type": "string"},
+        },
+    },
+    "EntityIds": {
+        "description": "OpenID Federation 1.0 section 8.2.2: the Subordinates' Entity Identifiers.",
+        "type": "array",
+        "items": {"type": "string"},
     },
     "TokenRequest": {
         "description": "RFC 6749 4.1.3 and 6, OIDC Core 3.1.3.1; RFC 7636 4.5.",
@@ -295,6 +343,86 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+
+def _federation_error(description: str) -> dict[str, Any]:
+    return _json(_ref("FederationError"), description)
+
+
+def _signed(media_type: str, description: str) -> dict[str, Any]:
+    """A compact JWS (three base64url segments) served as ``media_type``."""
+    jws = {"type": "string", "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"}
+    return {"description": description, "content": {media_type: {"schema": jws}}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description, **extra}
+
+
+_ENTITY_ID = _query("sub", _STRING, "The subject's Entity Identifier.", required=True)
+
+FEDERATION_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    (WELL_KNOWN_PATH, "get"): {
+        "summary": "The Entity Configuration (OpenID Federation 1.0 section 9).",
+        "responses": {
+            "200": _signed(ENTITY_STATEMENT_MEDIA_TYPE, "Signed with the federation key.")
+        },
+    },
+    (entity.FETCH_ENDPOINT, "get"): {
+        "summary": "A Subordinate Statement (section 8.1).",
+        "parameters": [_ENTITY_ID],
+        "responses": {
+            "200": _signed(ENTITY_STATEMENT_MEDIA_TYPE, "About an active Subordinate."),
+            "400": _federation_error("invalid_request: no ``sub``, or ``sub`` repeated."),
+            "404": _federation_error("not_found: not an active Subordinate."),
+        },
+    },
+    (entity.LIST_ENDPOINT, "get"): {
+        "summary": "The active Subordinates (section 8.2).",
+        "parameters": [
+            _query("entity_type", _STRING, "Only Subordinates of this Entity Type."),
+            *(
+                _query(name, _STRING, "Not supported: 400 unsupported_parameter.")
+                for name in UNSUPPORTED_LIST_PARAMETERS
+            ),
+        ],
+        "responses": {
+            "200": _json(_ref("EntityIds"), "Their Entity Identifiers."),
+            "400": _federation_error("unsupported_parameter, or invalid_request (repeated)."),
+        },
+    },
+    (entity.RESOLVE_ENDPOINT, "get"): {
+        "summary": "The subject's resolved metadata and Trust Chain, signed (section 8.3).",
+        "parameters": [
+            _ENTITY_ID,
+            _query(
+                "trust_anchor",
+                _STRING,
+                "The Trust Anchor to resolve to: only this entity itself.",
+                required=True,
+            ),
+            _query(
+                "entity_type",
+                {"type": "array", "items": _STRING},
+                "Only these Entity Types' metadata.",
+                style="form",
+                explode=True,
+            ),
+        ],
+        "responses": {
+            "200": {
+                **_signed(RESOLVE_RESPONSE_MEDIA_TYPE, "typ resolve-response+jwt."),
+                "headers": _NO_STORE,
+            },
+            "400": _federation_error("invalid_request: a missing or repeated parameter."),
+            "404": _federation_error(
+                "invalid_trust_anchor, invalid_trust_chain, or not_found (an Entity Type the "
+                "subject lacks)."
+            ),
+        },
+    },
+}
+"""Served only where ``federation_paths`` says (a Trust Anchor serves all four)."""
+
 PROBES: dict[str, Any] = {
     health.HEALTHZ_PATH: {
         "get": {
@@ -327,15 +455,19 @@ def machine_openapi(app: FastAPI) -> dict[str, Any]:
             title=app.title,
             version=app.version,
             openapi_version="3.1.0",
-            description="The endpoints relying parties and operators call; every answer is JSON.",
+            description=(
+                "The endpoints relying parties, federation entities and operators call; every "
+                "answer is JSON or a signed JWT."
+            ),
             routes=app.routes,
         )
+    served = MACHINE_PATHS | federation_paths(app.state.provider.settings)
     document["paths"] = {
-        path: operations for path, operations in document["paths"].items() if path in MACHINE_PATHS
+        path: operations for path, operations in document["paths"].items() if path in served
     }
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            extra = OPERATIONS.get((path, method))
+            extra = OPERATIONS.get((path, method)) or FEDERATION_OPERATIONS.get((path, method))
             if extra is None:
                 raise LookupError(f"{method.upper()} {path} is not described in idp.openapi")
             operation.pop("parameters", None)  # only the context dependencies FastAPI saw

@@ -28,7 +28,8 @@ class OutboundRefused(ValueError):
 def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
+        # UnicodeError: an empty or over-long label (``a..b``) fails IDNA encoding
         raise OutboundRefused(f"cannot resolve {host}") from exc
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 

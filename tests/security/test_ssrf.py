@@ -132,6 +132,16 @@ def test_unsafe_schemes_and_forms_are_refused(settings: Settings, url: str) -> N
         check_url(url, settings)
 
 
+@pytest.mark.parametrize("host", ["a..b.example", "x" * 64 + ".example", ".example"])
+def test_a_host_that_cannot_be_encoded_is_refused_not_a_crash(
+    settings: Settings, host: str
+) -> None:
+    """An empty or over-long DNS label fails IDNA encoding with UnicodeError (not OSError):
+    it must be a refusal like any unresolvable host, never an unhandled error (a 500)."""
+    with pytest.raises(OutboundRefused):
+        check_url(f"https://{host}/jwks.json", settings)
+
+
 def test_a_public_address_passes_the_address_check(settings: Settings) -> None:
     """The control: the check refuses addresses, not every URL (no DNS needed here)."""
     check_url("https://93.184.215.14/jwks.json", settings)
