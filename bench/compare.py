@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,7 @@ from oidc_bench import (
     USERNAME,
     Connection,
     build_request,
+    descendants,
     form,
     free_port,
     percentile,
@@ -357,6 +359,8 @@ class Measurement:
     """The part of ``cpu_seconds`` spent by the database server (0 for the anchor)."""
     p50_ms: float
     p99_ms: float
+    rss_mb: float
+    """The largest resident set of one server process (a worker) sampled during the run."""
 
     @property
     def per_second(self) -> float:
@@ -369,6 +373,36 @@ class Measurement:
 
 def cpu_time(pids: list[int]) -> float:
     return sum(process_tree_cpu(pid) for pid in pids)
+
+
+def largest_rss_mb(pids: list[int]) -> float:
+    """The resident memory of the largest process among these and their descendants, in MB."""
+    largest = 0
+    for one in (found for pid in pids for found in descendants(pid)):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    largest = max(largest, int(line.split()[1]))
+    return largest / 1024
+
+
+class RssSampler(threading.Thread):
+    """Samples ``largest_rss_mb`` of the server every quarter second while a run goes on."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.peak = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.25):
+            self.peak = max(self.peak, largest_rss_mb(self.pids))
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join()
+        return max(self.peak, largest_rss_mb(self.pids))
 
 
 def drive(
@@ -385,6 +419,8 @@ def drive(
     queue: Any = multiprocessing.Queue()
     share = len(target.refresh_pool) // processes
     cpu_before = [cpu_time(server_pids), cpu_time(database_pids)]
+    rss = RssSampler(server_pids)
+    rss.start()
     started = time.perf_counter()
     workers = []
     for index in range(processes):
@@ -398,6 +434,7 @@ def drive(
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
+    rss_mb = rss.stop()
     server_cpu = cpu_time(server_pids) - cpu_before[0]
     database_cpu = cpu_time(database_pids) - cpu_before[1]
     latencies = [value for part in parts for value in part.latencies]
@@ -410,6 +447,7 @@ def drive(
         database_cpu_seconds=database_cpu,
         p50_ms=percentile(latencies, 0.5) * 1000 if latencies else float("nan"),
         p99_ms=percentile(latencies, 0.99) * 1000 if latencies else float("nan"),
+        rss_mb=rss_mb,
     )
 
 
@@ -663,9 +701,9 @@ def print_header(args: argparse.Namespace, database_kind: str) -> None:
     print(
         "| scenario | req/op | ops/s this | ops/s anchor | p50 ms this | p50 ms anchor "
         "| p99 ms this | p99 ms anchor | ops/CPU-s this | ops/CPU-s anchor | ratio ops/CPU-s "
-        "| DB share of CPU this | errors this/anchor |"
+        "| DB share of CPU this | max RSS MB this/anchor | errors this/anchor |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def print_row(scenario: str, ours: Measurement, anchor: Measurement) -> None:
@@ -679,7 +717,8 @@ def print_row(scenario: str, ours: Measurement, anchor: Measurement) -> None:
         f"| {scenario} | {requests} | {ours.per_second:.0f} | {anchor.per_second:.0f} "
         f"| {ours.p50_ms:.1f} | {anchor.p50_ms:.1f} | {ours.p99_ms:.1f} | {anchor.p99_ms:.1f} "
         f"| {ours.per_cpu_second:.0f} | {anchor.per_cpu_second:.0f} | {ratio:.2f} "
-        f"| {database_share:.0%} | {ours.errors}/{anchor.errors} |",
+        f"| {database_share:.0%} | {ours.rss_mb:.0f}/{anchor.rss_mb:.0f} "
+        f"| {ours.errors}/{anchor.errors} |",
         flush=True,
     )
 

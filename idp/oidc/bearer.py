@@ -51,7 +51,9 @@ def extract_token(
     return token
 
 
-def verify_access_token(session: Session, context: ProviderContext, token: str) -> dict[str, Any]:
+def verify_access_token_signature(context: ProviderContext, token: str) -> dict[str, Any]:
+    """The claims of one of our access tokens whose signature, type, issuer, audience and
+    lifetime hold (RFC 9068 4); whether it was revoked is the caller's next check."""
     settings = context.settings
     try:
         verified = jose.verify(
@@ -64,7 +66,12 @@ def verify_access_token(session: Session, context: ProviderContext, token: str) 
         )
     except jose.TokenInvalid as exc:
         raise InvalidToken(debug=str(exc), headers=challenge("invalid_token")) from None
-    claims = verified.claims
+    return verified.claims
+
+
+def verify_access_token(session: Session, context: ProviderContext, token: str) -> dict[str, Any]:
+    """A live access token: its signature holds, it was not revoked, nor was its grant."""
+    claims = verify_access_token_signature(context, token)
     jti = claims.get("jti")
     if not isinstance(jti, str) or grants.access_token_is_revoked(session, jti=jti):
         raise InvalidToken(debug="revoked access token", headers=challenge("invalid_token"))

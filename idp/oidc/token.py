@@ -46,8 +46,8 @@ from idp.storage.models import (
     CitizenStatus,
     ClientAuthMethod,
     Grant,
-    RefreshToken,
 )
+from idp.storage.token_grants import StoredRefreshToken
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY_BYTES = 64 * 1024
@@ -151,16 +151,21 @@ def refuse_after_revoking(session: Session, *, grant_id: str, now: datetime, why
     raise InvalidGrant(why)
 
 
+def check_grant_active(grant: Grant, citizen: Citizen, now: datetime) -> None:
+    """The grant is unrevoked and unexpired, and its citizen's account is still active."""
+    if grant.revoked_at is not None or grant.expires_at <= now:
+        raise InvalidGrant("The grant has expired or was revoked.")
+    if citizen.status != CitizenStatus.ACTIVE:
+        raise InvalidGrant("The account of this grant is not active.")
+
+
 def active_grant(session: Session, *, grant_id: str, now: datetime) -> tuple[Grant, Citizen]:
     """The grant, unrevoked and unexpired, of a citizen whose account is still active."""
     found = token_grants.grant_with_citizen(session, grant_id=grant_id)
     if found is None:
         raise InvalidGrant("The grant is no longer valid.")
     grant, citizen = found
-    if grant.revoked_at is not None or grant.expires_at <= now:
-        raise InvalidGrant("The grant has expired or was revoked.")
-    if citizen.status != CitizenStatus.ACTIVE:
-        raise InvalidGrant("The account of this grant is not active.")
+    check_grant_active(grant, citizen, now)
     return grant, citizen
 
 
@@ -320,11 +325,12 @@ def authorization_code_grant(
 
 def presented_refresh_token(
     session: Session, *, value: str, client: ClientRegistration, now: datetime
-) -> RefreshToken:
-    """The stored refresh token, if it is this client's: a token of another client is
-    ``invalid_grant`` and stays untouched (RFC 6749 6). A rotated one presented again by its
-    client was replayed: the grant is revoked (RFC 9700 4.14.2)."""
-    stored = grants.find_refresh_token(session, token_hash=token_hash(value))
+) -> StoredRefreshToken:
+    """The stored refresh token (with its grant and citizen, read in the same round trip), if
+    it is this client's: a token of another client is ``invalid_grant`` and stays untouched
+    (RFC 6749 6). A rotated one presented again by its client was replayed: the grant is
+    revoked (RFC 9700 4.14.2)."""
+    stored = token_grants.presented_refresh_token(session, token_hash=token_hash(value))
     if stored is None or stored.client_id != client.client_id:
         raise InvalidGrant("The refresh token is invalid.")
     if stored.rotated_at is not None:
@@ -351,8 +357,9 @@ def narrowed_scope(granted: str, requested: str | None) -> str:
     return " ".join(wanted)
 
 
-def rotate(session: Session, stored: RefreshToken, *, now: datetime) -> None:
-    """Mark the token used; the loser of a race for it is treated as a replay."""
+def rotate(session: Session, stored: StoredRefreshToken, *, now: datetime) -> None:
+    """Mark the token used with one conditional UPDATE; the loser of a race for it (the UPDATE
+    changed no row) is treated as a replay."""
     if not grants.rotate_refresh_token(session, token_hash=stored.token_hash, now=now):
         refuse_after_revoking(
             session,
@@ -375,7 +382,8 @@ def refresh_token_grant(
         session, value=required(form, "refresh_token"), client=client, now=now
     )
     scope = narrowed_scope(stored.scope, form.get("scope"))
-    grant, citizen = active_grant(session, grant_id=stored.grant_id, now=now)
+    grant, citizen = stored.grant, stored.citizen
+    check_grant_active(grant, citizen, now)
     rotate(session, stored, now=now)
     body = grant_token_response(
         keyring=keyring,

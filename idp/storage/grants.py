@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import String, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from idp.storage.models import (
     RefreshToken,
     RevokedAccessToken,
 )
+from idp.storage.types import UTCDateTime
 
 
 def add_grant(session: Session, *, grant: Grant) -> Grant:
@@ -83,9 +84,35 @@ def consume_authorization_code(
     return CodeRedemption(code=code, first_use=first_use and code is not None)
 
 
+_refresh_token = RefreshToken.__table__.c
+_INSERT_REFRESH_TOKEN = insert(RefreshToken.__table__)
+_ROTATE_REFRESH_TOKEN = (
+    update(RefreshToken.__table__)
+    .where(
+        _refresh_token.token_hash == bindparam("presented_hash", type_=String),
+        _refresh_token.rotated_at.is_(None),
+    )
+    .values(rotated_at=bindparam("rotated_now", type_=UTCDateTime()))
+)
+"""The refresh grant's writes, built once as Core statements: the new token is not read again
+in the session, and no refresh token is kept in it to synchronise, so the ORM's unit of work
+(identity map, flush, synchronisation of an UPDATE) would only add cost."""
+
+
 def add_refresh_token(session: Session, *, token: RefreshToken) -> None:
-    session.add(token)
-    session.flush()
+    """One INSERT of the token's row (see ``_INSERT_REFRESH_TOKEN``)."""
+    session.execute(
+        _INSERT_REFRESH_TOKEN,
+        {
+            "token_hash": token.token_hash,
+            "grant_id": token.grant_id,
+            "client_id": token.client_id,
+            "scope": token.scope,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+            "rotated_at": token.rotated_at,
+        },
+    )
 
 
 def find_refresh_token(session: Session, *, token_hash: str) -> RefreshToken | None:
@@ -95,9 +122,7 @@ def find_refresh_token(session: Session, *, token_hash: str) -> RefreshToken | N
 def rotate_refresh_token(session: Session, *, token_hash: str, now: datetime) -> bool:
     """Mark a refresh token used; True only for the one caller that did it."""
     result = session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.token_hash == token_hash, RefreshToken.rotated_at.is_(None))
-        .values(rotated_at=now)
+        _ROTATE_REFRESH_TOKEN, {"presented_hash": token_hash, "rotated_now": now}
     )
     return bool(getattr(result, "rowcount", 0))
 

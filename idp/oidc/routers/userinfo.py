@@ -14,18 +14,21 @@ from idp.assurance.verified_claims import release_verified_claims
 from idp.dependencies import ContextDep, DbDep
 from idp.errors import InvalidToken
 from idp.oidc import endpoints, jose
-from idp.oidc.bearer import InsufficientScope, challenge, extract_token, verify_access_token
+from idp.oidc.bearer import (
+    InsufficientScope,
+    challenge,
+    extract_token,
+    verify_access_token_signature,
+)
 from idp.oidc.claims import (
     citizen_claim_values,
     claims_request_from_json,
     release_claims,
     scope_claim_names,
+    subject_for,
 )
-from idp.oidc.issuance import subject_of
 from idp.oidc.tokens import USERINFO_TYPE
-from idp.storage import citizens as citizen_store
-from idp.storage import clients as client_store
-from idp.storage import grants
+from idp.storage import grants, token_grants
 from idp.storage.models import CitizenStatus
 
 router = APIRouter()
@@ -49,27 +52,57 @@ async def bearer_token(request: Request) -> str:
     )
 
 
+def token_client_id(claims: dict[str, object]) -> str | None:
+    """The token's ``client_id``, or None if no client can have it (see
+    ``idp.storage.clients.get_client``)."""
+    value = str(claims.get("client_id", ""))
+    if not value or len(value) > 64 or not value.isprintable():
+        return None
+    return value
+
+
 @router.api_route(endpoints.USERINFO, methods=["GET", "POST"])
 def userinfo(
     token: Annotated[str, Depends(bearer_token)], db: DbDep, context: ContextDep
 ) -> Response:
-    claims = verify_access_token(db, context, token)
+    """Verify the token (signature, then revocation and grant, RFC 6750 3.1), check its scope
+    (``insufficient_scope``), then release the citizen's claims (OIDC Core 5.3.2).
+
+    The token's revocation, grant, citizen and client are read in one statement outside a
+    transaction (``idp.storage.token_grants.userinfo_source``): one round trip, not seven."""
+    claims = verify_access_token_signature(context, token)
+    jti = claims.get("jti")
+    if not isinstance(jti, str):
+        raise InvalidToken(debug="access token without jti", headers=challenge("invalid_token"))
+    token_grants.read_without_transaction(db)
     grant_id = claims.get("grant_id")
     if grant_id is None:
+        if grants.access_token_is_revoked(db, jti=jti):
+            raise InvalidToken(debug="revoked access token", headers=challenge("invalid_token"))
         raise InvalidToken(
             "This access token was not issued for a citizen.", headers=challenge("invalid_token")
         )
+    source = token_grants.userinfo_source(
+        db, jti=jti, grant_id=str(grant_id), client_id=token_client_id(claims)
+    )
+    if source is not None and source.token_revoked:
+        raise InvalidToken(debug="revoked access token", headers=challenge("invalid_token"))
+    if source is None or not source.grant_is_active(context.clock()):
+        raise InvalidToken(debug="grant revoked", headers=challenge("invalid_token"))
     scopes = str(claims.get("scope", "")).split()
     if "openid" not in scopes:
         raise InsufficientScope(headers=challenge("insufficient_scope"))
-    grant = grants.get_grant(db, grant_id=str(grant_id))
-    client = client_store.get_client(db, client_id=str(claims.get("client_id", "")))
-    citizen = citizen_store.get_by_id(db, citizen_id=grant.citizen_id) if grant else None
-    if grant is None or client is None or citizen is None or citizen.status != CitizenStatus.ACTIVE:
+    client, citizen = source.client, source.citizen
+    if client is None or citizen.status != CitizenStatus.ACTIVE:
         raise InvalidToken(headers=challenge("invalid_token"))
     settings = context.settings
-    requested = claims_request_from_json(grant.claims)
-    subject = subject_of(citizen, client, settings)
+    requested = claims_request_from_json(source.grant_claims)
+    subject = subject_for(
+        citizen=citizen,
+        subject_type=client.subject_type,
+        sector=client.sector_identifier,
+        salt=settings.pairwise_salt_bytes(),
+    )
     body = release_claims(
         values=citizen_claim_values(citizen),
         scope_names=scope_claim_names(scopes),
