@@ -79,7 +79,10 @@ def test_federation_keys_rotate_apart_from_the_oidc_keys(cli: Cli) -> None:
     # A second rotation adds a next key, published ahead; activating it retires the first.
     pending = cli.json("keys", "rotate", "--purpose", "federation")
     assert [(key["alg"], key["state"]) for key in pending] == [("ES256", "next")]
-    activated = cli.json("keys", "activate", pending[0]["kid"], "--purpose", "federation")
+    # "--" ends the options: a kid (an RFC 7638 thumbprint) may begin with "-"
+    activated = json.loads(
+        cli.ok("keys", "activate", "--purpose", "federation", "--json", "--", pending[0]["kid"])
+    )
     assert activated["state"] == "current"
     states = {
         key["kid"]: key["state"] for key in cli.json("keys", "list", "--purpose", "federation")
@@ -96,29 +99,35 @@ def test_key_commands_refuse_keys_of_the_other_purpose_with_nothing_changed(cli:
 
     federation_kid = federation[0]["kid"]
     cli.refuses(
-        "keys", "retire", federation_kid, message=f"There is no key with kid {federation_kid}."
+        "keys",
+        "retire",
+        "--",
+        federation_kid,
+        message=f"There is no key with kid {federation_kid}.",
     )
     oidc_kid = oidc[0]["kid"]
     cli.refuses(
         "keys",
         "revoke",
-        oidc_kid,
         "--reason",
         "test",
         "--yes",
         "--purpose",
         "federation",
+        "--",
+        oidc_kid,
         message=f"There is no federation key with kid {oidc_kid}.",
     )
     cli.refuses(
         "keys",
         "revoke",
-        federation_kid,
         "--reason",
         "compromised",
         "--yes",
         "--purpose",
         "federation",
+        "--",
+        federation_kid,
         message=f"Revoking {federation_kid} would leave no current ES256 key; run "
         "`idp keys rotate --purpose federation --alg ES256 --publish-ahead 0` first.",
     )
