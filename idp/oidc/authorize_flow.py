@@ -571,6 +571,11 @@ def _respond(browser: Browser, destination: Destination, parameters: dict[str, s
     return response
 
 
+def respond_with_error(browser: Browser, redirect: AuthorizationRedirect) -> Response:
+    """The error response of ``redirect`` to the client (for other login methods' pages)."""
+    return _respond_with_error(browser, redirect)
+
+
 def _respond_with_error(browser: Browser, redirect: AuthorizationRedirect) -> Response:
     destination = redirect.destination
     if redirect.error.debug:

@@ -87,6 +87,7 @@ from idp.federation.statements import TrustChainError
 from idp.oidc import authorize_flow, endpoints
 from idp.oidc import consent as consent_rules
 from idp.oidc.authorize import (
+    AuthorizationRedirect,
     AuthorizationRequestInvalid,
     PendingAuthorization,
     error_parameters,
@@ -106,7 +107,6 @@ from idp.storage.models import (
     OAuthClient,
 )
 from idp.web.browser import Browser
-from idp.web.security_headers import form_action_source, form_post_policy
 
 logger = logging.getLogger("idp.federation.crossborder")
 
@@ -133,16 +133,6 @@ def enabled(browser: Browser) -> FederationResolver | None:
     return resolver
 
 
-def _resolved_peers(browser: Browser, resolver: FederationResolver) -> list[Peer]:
-    peers: list[Peer] = []
-    for entity_id in resolver.provider_ids():
-        try:
-            peers.append(peer_from_trust_chain(resolver.chain(entity_id)))
-        except (TrustChainError, CrossBorderRefused) as exc:
-            logger.info("peer %s is not offered: %s", entity_id, exc)
-    return peers
-
-
 def login_choices(browser: Browser, request_id: str | None) -> list[PeerListing]:
     """The foreign providers the login page offers for a parked authorization request (none
     for a signature request or without one: a foreign login only serves a portal). Their
@@ -150,16 +140,23 @@ def login_choices(browser: Browser, request_id: str | None) -> list[PeerListing]
     resolver = enabled(browser)
     if resolver is None or request_id is None or request_id.startswith("sig."):
         return []
-    peers = _resolved_peers(browser, resolver)
-    by_issuer = {peer.issuer: peer for peer in peers}
+    chains = []
+    for entity_id in resolver.provider_ids():
+        try:
+            chains.append(resolver.chain(entity_id))
+        except TrustChainError as exc:
+            logger.info("peer %s is not offered: %s", entity_id, exc)
     listings = list_peers(
-        (resolver.chain(peer.issuer) for peer in peers),
+        chains,
         locale=browser.language,
         own_entity_id=browser.context.settings.issuer,
-        now=int(time.time()),
+        now=int(browser.context.clock().timestamp()),
     )
+    endpoints_by_issuer = {
+        chain.entity_id: chain.metadata.get("authorization_endpoint") for chain in chains
+    }
     for listing in listings:
-        browser.allow_form_target(by_issuer[listing.issuer].authorization_endpoint)
+        browser.allow_form_target(str(endpoints_by_issuer[listing.issuer]))
     return listings
 
 
@@ -551,23 +548,12 @@ def _portal_error(refusal: CrossBorderRefused) -> ProviderError:
 def _to_portal(
     browser: Browser, pending: PendingAuthorization, client: OAuthClient, error: ProviderError
 ) -> Response:
+    """The standard error to the portal, as the authorization flow sends any (query or
+    form_post, with ``state`` and ``iss``)."""
     destination = pending.request.destination(client.client_name)
-    parameters = error_parameters(
-        error, state=destination.state, issuer=browser.context.settings.issuer
+    return authorize_flow.respond_with_error(
+        browser, AuthorizationRedirect(error, destination=destination)
     )
-    if destination.response_mode != "form_post":
-        return browser.redirect(redirect_with(destination.redirect_uri, parameters))
-    response = browser.render(
-        "form_post.html",
-        with_csrf=False,
-        action=destination.redirect_uri,
-        fields=parameters,
-        client_name=destination.client_name,
-    )
-    response.headers["content-security-policy"] = form_post_policy(
-        form_action_source(destination.redirect_uri)
-    )
-    return response
 
 
 def _refused(
