@@ -1,7 +1,7 @@
 """Profile one hot path of the provider in-process, deterministically, with cProfile.
 
 Usage: python bench/profile_paths.py [--database auto|postgresql|sqlite] [--requests N]
-       [--scenarios userinfo,refresh,client_credentials,jwks] [--top K] [--sort cumulative|tottime]
+       [--scenarios userinfo,refresh,client_credentials,jwks,session_flow] [--top K] [--sort cumulative|tottime]
        [--filter REGEX] [--no-profile]
 
 Starts a throwaway database, seeds it like ``oidc_bench`` (through ``idp serve`` for a moment),
@@ -35,12 +35,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from compare import database, database_kind, our_provider
+from compare import REDIRECT_URI, Target, authorization_query, database, database_kind, our_provider
 from oidc_bench import ROOT, process_tree_cpu
 
-SCENARIOS = ("userinfo", "refresh", "client_credentials", "jwks")
+SCENARIOS = ("userinfo", "refresh", "client_credentials", "jwks", "session_flow")
 
 
 def request_scope(method: str, path: str, headers: dict[str, str], *, port: int) -> dict[str, Any]:
@@ -61,10 +61,12 @@ def request_scope(method: str, path: str, headers: dict[str, str], *, port: int)
     }
 
 
-async def call(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, bytes]:
-    """One request through the ASGI application; the status and the body of the response."""
+async def call(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, bytes, str]:
+    """One request through the ASGI application; the status, the body and the ``Location``
+    header of the response."""
     sent = False
     status = 0
+    location = ""
     chunks: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
@@ -77,13 +79,17 @@ async def call(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, bytes
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal status
+        nonlocal location
         if message["type"] == "http.response.start":
             status = message["status"]
+            for name, value in message.get("headers", []):
+                if name == b"location":
+                    location = value.decode()
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
     await app(scope, receive, send)
-    return status, b"".join(chunks)
+    return status, b"".join(chunks), location
 
 
 @contextlib.contextmanager
@@ -137,11 +143,43 @@ def make_requests(
         headers = {"host": f"127.0.0.1:{port}"}
         return request_scope("GET", "/jwks.json", headers, port=port), b""
 
+    def authorize() -> tuple:
+        target = Target(
+            issuer=setup["issuer"],
+            client_id=setup["client_id"],
+            client_secret=setup["client_secret"],
+            authorization_path="/authorize",
+            token_path=setup["token_path"],
+            userinfo_path=setup["userinfo_path"],
+            jwks_path="",
+            verifier=setup["verifier"],
+        )
+        query = authorization_query(target, prompt="none")
+        path, _, query_string = query.partition("?")
+        headers = {"host": f"127.0.0.1:{port}", "cookie": setup["cookie"]}
+        scope = request_scope("GET", path, headers, port=port)
+        scope["query_string"] = query_string.encode()
+        return scope, b""
+
+    def exchange() -> tuple:
+        body = urlencode(
+            {
+                "grant_type": "authorization_code",
+                "code": state["code"],
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": setup["verifier"],
+            }
+        )
+        headers = {**form_headers, "content-length": str(len(body))}
+        return request_scope("POST", "/token", headers, port=port), body.encode()
+
     return {
         "userinfo": userinfo,
         "refresh": refresh,
         "client_credentials": client_credentials,
         "jwks": jwks,
+        "session_flow": authorize,
+        "session_flow_token": exchange,
     }
 
 
@@ -155,7 +193,15 @@ async def run_scenario(
     build: Callable[[], tuple] = requests[scenario]
     for _ in range(count):
         scope, body = build()
-        status, content = await call(app, scope, body)
+        status, content, location = await call(app, scope, body)
+        if scenario == "session_flow":
+            # The authorization half answers with a redirect carrying the code; the token half
+            # (prompt=none on a signed-in session, then the code exchange) is part of the flow.
+            if status not in (302, 303):
+                raise RuntimeError(f"{scenario}: HTTP {status}: {content[:300]!r}")
+            requests["state"]["code"] = parse_qs(urlsplit(location).query)["code"][0]
+            scope, body = requests["session_flow_token"]()
+            status, content, _ = await call(app, scope, body)
         if status != 200:
             raise RuntimeError(f"{scenario}: HTTP {status}: {content[:300]!r}")
         after(content)
@@ -172,6 +218,11 @@ def main() -> None:
         "--filter", default="", help="regular expression the listed functions' names must match"
     )
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print the SQL statements of one operation of each scenario, then stop",
+    )
     args = parser.parse_args()
     unknown = set(args.scenarios.split(",")) - set(SCENARIOS)
     if unknown:
@@ -206,7 +257,8 @@ async def profile(
 
     app = create_app(load_settings())
     state = {"refresh": setup["refresh_pool"][-1]}
-    requests = make_requests(setup, port, state)
+    requests: dict[str, Any] = make_requests(setup, port, state)
+    requests["state"] = state
 
     def after(content: bytes) -> None:
         if b"refresh_token" in content:
@@ -216,6 +268,9 @@ async def profile(
         with inline_thread_pool():
             for scenario in args.scenarios.split(","):
                 await run_scenario(app, scenario, requests, 200, after)  # warm-up
+                if args.statements:
+                    await print_statements(app, scenario, requests, after)
+                    continue
                 own, db = time.process_time(), sum(map(process_tree_cpu, database_pids))
                 await run_scenario(app, scenario, requests, args.requests, after)
                 own = time.process_time() - own
@@ -235,6 +290,28 @@ async def profile(
                 stats = pstats.Stats(profiler, stream=out)
                 stats.sort_stats(args.sort).print_stats(args.filter, args.top)
                 print(trimmed(out.getvalue()))
+
+
+async def print_statements(
+    app: Any, scenario: str, requests: dict[str, Any], after: Callable[[bytes], None]
+) -> None:
+    """The statements one operation sends to the database, in order (round trips to cut)."""
+    from sqlalchemy import event
+
+    engine = app.state.provider.database.engine
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split())[:160])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await run_scenario(app, scenario, requests, 1, after)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    print(f"## {scenario}: {len(statements)} statements (BEGIN/COMMIT not counted)")
+    for number, statement in enumerate(statements, 1):
+        print(f"{number:3}. {statement}")
 
 
 def trimmed(report: str) -> str:

@@ -105,6 +105,11 @@ class Database:
             )
         )
 
+    def session(self) -> Session:
+        """A new session; the caller commits or rolls back and closes it (``transaction``
+        does both)."""
+        return self._sessions()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session that commits when the block ends normally and rolls back otherwise."""

@@ -37,13 +37,18 @@ def session_cookie_name(*, https: bool) -> str:
     return "__Host-idp_session" if https else "idp_session"
 
 
+_NOT_LOADED: Any = object()
+"""The session row before the first look at it (``None`` means "no valid session")."""
+
+
 @dataclass
 class Browser:
     request: Request
     db: Session
     context: ProviderContext
     language: str
-    session: BrowserSession | None
+    _session_token: str | None = field(default=None, repr=False)
+    _session: BrowserSession | None = field(default=_NOT_LOADED, repr=False)
     _issued_cookie: str | None = field(default=None, repr=False)
     _clear_cookie: bool = False
     _language_choice: str | None = None
@@ -62,14 +67,34 @@ class Browser:
             default=settings.default_language,
         )
         token = request.cookies.get(session_cookie_name(https=settings.uses_https))
-        row = sessions.load_session(
-            db, token=token, timeouts=context.session_timeouts, now=context.clock()
+        browser = cls(
+            request=request, db=db, context=context, language=language, _session_token=token
         )
-        browser = cls(request=request, db=db, context=context, language=language, session=row)
         browser._language_choice = choice
-        if token and row is None:
-            browser._clear_cookie = True
         return browser
+
+    @property
+    def session(self) -> BrowserSession | None:
+        """The valid session the cookie names, read from the database at the first look.
+
+        Lazily, so that building a ``Browser`` does no I/O: the dependency then runs on the
+        event loop, and the read happens in the synchronous route's thread (one thread-pool hop
+        per request instead of one more for the dependency)."""
+        if self._session is _NOT_LOADED:
+            row = sessions.load_session(
+                self.db,
+                token=self._session_token,
+                timeouts=self.context.session_timeouts,
+                now=self.context.clock(),
+            )
+            if self._session_token and row is None:
+                self._clear_cookie = True  # a stale or forged cookie: remove it
+            self._session = row
+        return self._session
+
+    @session.setter
+    def session(self, row: BrowserSession | None) -> None:
+        self._session = row
 
     @property
     def signed_in(self) -> bool:
@@ -191,6 +216,7 @@ class Browser:
         """Attach the cookies this request decided on, and forbid caching."""
         https = self.context.settings.uses_https
         name = session_cookie_name(https=https)
+        _ = self.session  # a stale cookie is found (and cleared) even if the route never looked
         if self._issued_cookie is not None:
             response.set_cookie(
                 name, self._issued_cookie, path="/", secure=https, httponly=True, samesite="lax"

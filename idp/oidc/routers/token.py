@@ -8,13 +8,14 @@
 4. ``requested_grant_type``: supported and registered for the client.
 5. the grant handler (``idp.oidc.token.GRANT_HANDLERS``), then the JSON token response.
 
-The route is synchronous (the database is), so it runs in the thread pool; the body is read on
-the event loop before that.
+The body is read on the event loop; the rest, which uses the database, runs in the thread pool
+in one hop with its transaction (``idp.dependencies.run_in_transaction``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -24,7 +25,7 @@ from starlette.requests import Request
 
 from idp.config import Settings
 from idp.context import ProviderContext
-from idp.dependencies import ContextDep, DbDep
+from idp.dependencies import run_in_transaction
 from idp.errors import InvalidClient, RequestTooLarge
 from idp.federation.registration import AutomaticRegistrations
 from idp.oidc import endpoints
@@ -115,7 +116,15 @@ def authenticated_client(
 
 
 @router.post(endpoints.TOKEN)
-def token(request: Request, form: FormDep, db: DbDep, context: ContextDep) -> JSONResponse:
+async def token(request: Request) -> JSONResponse:
+    form = await token_form(request)
+    return await run_in_transaction(request, partial(token_response, request, form))
+
+
+def token_response(
+    request: Request, form: dict[str, str], db: Session, context: ProviderContext
+) -> JSONResponse:
+    """Steps 3 to 5."""
     now = context.clock()
     client = authenticated_client(request, form, db, context, now)
     grant_type = requested_grant_type(form, client)

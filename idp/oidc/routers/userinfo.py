@@ -3,15 +3,17 @@ parameter asked for them at UserInfo (OpenID Connect for Identity Assurance 1.0)
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.assurance.verified_claims import release_verified_claims
-from idp.dependencies import ContextDep, DbDep
+from idp.context import ProviderContext
+from idp.dependencies import run_in_transaction
 from idp.errors import InvalidToken
 from idp.oidc import endpoints, jose
 from idp.oidc.bearer import (
@@ -62,9 +64,12 @@ def token_client_id(claims: dict[str, object]) -> str | None:
 
 
 @router.api_route(endpoints.USERINFO, methods=["GET", "POST"])
-def userinfo(
-    token: Annotated[str, Depends(bearer_token)], db: DbDep, context: ContextDep
-) -> Response:
+async def userinfo(request: Request) -> Response:
+    token = await bearer_token(request)
+    return await run_in_transaction(request, partial(userinfo_response, token))
+
+
+def userinfo_response(token: str, db: Session, context: ProviderContext) -> Response:
     """Verify the token (signature, then revocation and grant, RFC 6750 3.1), check its scope
     (``insufficient_scope``), then release the citizen's claims (OIDC Core 5.3.2).
 
