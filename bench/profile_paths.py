@@ -289,6 +289,8 @@ async def profile(
                 out = io.StringIO()
                 stats = pstats.Stats(profiler, stream=out)
                 stats.sort_stats(args.sort).print_stats(args.filter, args.top)
+                if os.environ.get("PROFILE_CALLEES"):
+                    stats.print_callees(os.environ["PROFILE_CALLEES"])
                 print(trimmed(out.getvalue()))
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from idp.storage.models import AuditHead, AuditRecord
@@ -66,6 +66,25 @@ def record_hash(previous_hash: str, record: AuditRecord) -> str:
     return hashlib.sha256(previous_hash.encode("ascii") + _canonical(record)).hexdigest()
 
 
+_head = AuditHead.__table__.c
+_ADVANCE_HEAD = (
+    update(AuditHead.__table__)
+    .where(_head.id == HEAD_ID)
+    .values(sequence=_head.sequence + 1)
+    .returning(_head.sequence, _head.last_hash)
+)
+_SEAL_HEAD = (
+    update(AuditHead.__table__)
+    .where(_head.id == HEAD_ID)
+    .values(last_hash=bindparam("sealed_hash"))
+)
+_INSERT_RECORD = insert(AuditRecord.__table__)
+"""An append's three statements, built once as Core statements: through the ORM, each UPDATE
+would first be checked against the session's identity map (``synchronize_session``) and each
+record flushed through the unit of work, which cost several times the statements themselves
+on every login, consent and code issuance."""
+
+
 def append(
     session: Session,
     *,
@@ -77,12 +96,7 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Add one record at the end of the chain, in the caller's transaction."""
-    head = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(sequence=AuditHead.sequence + 1)
-        .returning(AuditHead.sequence, AuditHead.last_hash)
-    ).one()
+    head = session.execute(_ADVANCE_HEAD).one()
     record = AuditRecord(
         sequence=head.sequence,
         occurred_at=now,
@@ -94,11 +108,21 @@ def append(
         previous_hash=head.last_hash,
     )
     record.record_hash = record_hash(head.last_hash, record)
-    session.add(record)
     session.execute(
-        update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_hash=record.record_hash)
+        _INSERT_RECORD,
+        {
+            "sequence": record.sequence,
+            "occurred_at": record.occurred_at,
+            "event": record.event,
+            "actor": record.actor,
+            "citizen_id": record.citizen_id,
+            "client_id": record.client_id,
+            "details": record.details,
+            "previous_hash": record.previous_hash,
+            "record_hash": record.record_hash,
+        },
     )
-    session.flush()
+    session.execute(_SEAL_HEAD, {"sealed_hash": record.record_hash})
     return record
 
 

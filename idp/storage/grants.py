@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, bindparam, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,10 +23,22 @@ from idp.storage.models import (
 )
 from idp.storage.types import UTCDateTime
 
+_INSERT_GRANT = insert(Grant.__table__)
+_INSERT_AUTHORIZATION_CODE = insert(AuthorizationCode.__table__)
+"""Issuing a code writes a grant and a code that the session never reads again: Core INSERTs,
+built once, skip the ORM's unit of work (a flush per row)."""
+
+
+def _column_values(row: Grant | AuthorizationCode) -> dict[str, object]:
+    mapper = sa_inspect(type(row))
+    return {
+        attribute.columns[0].key: getattr(row, attribute.key) for attribute in mapper.column_attrs
+    }
+
 
 def add_grant(session: Session, *, grant: Grant) -> Grant:
-    session.add(grant)
-    session.flush()
+    """Insert the grant (one statement); the object stays outside the session."""
+    session.execute(_INSERT_GRANT, _column_values(grant))
     return grant
 
 
@@ -59,8 +72,8 @@ def revoke_grants_of_session(session: Session, *, sid: str, now: datetime) -> li
 
 
 def add_authorization_code(session: Session, *, code: AuthorizationCode) -> None:
-    session.add(code)
-    session.flush()
+    """Insert the code (one statement); the object stays outside the session."""
+    session.execute(_INSERT_AUTHORIZATION_CODE, _column_values(code))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +84,34 @@ class CodeRedemption:
     first_use: bool
 
 
+_code = AuthorizationCode.__table__.c
+_CONSUME_CODE = (
+    update(AuthorizationCode.__table__)
+    .where(
+        _code.code_hash == bindparam("presented_hash", type_=String),
+        _code.consumed_at.is_(None),
+    )
+    .values(consumed_at=bindparam("consumed_now", type_=UTCDateTime()))
+    .returning(*AuthorizationCode.__table__.c)
+)
+"""Consume and read the code in one round trip (PostgreSQL and SQLite >= 3.35 both have
+``UPDATE ... RETURNING``); a Core statement, built once, so the ORM does not first check it
+against the session's identity map."""
+
+
 def consume_authorization_code(
     session: Session, *, code_hash: str, now: datetime
 ) -> CodeRedemption:
-    result = session.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.code_hash == code_hash, AuthorizationCode.consumed_at.is_(None))
-        .values(consumed_at=now)
-    )
-    first_use = bool(getattr(result, "rowcount", 0))
+    """Mark the code used; ``first_use`` only for the one caller whose UPDATE matched (the
+    row lock decides between concurrent redemptions). A code already used is read again so
+    that the caller can revoke its grant."""
+    consumed = session.execute(
+        _CONSUME_CODE, {"presented_hash": code_hash, "consumed_now": now}
+    ).one_or_none()
+    if consumed is not None:
+        return CodeRedemption(code=AuthorizationCode(**consumed._mapping), first_use=True)
     code = session.get(AuthorizationCode, code_hash, populate_existing=True)
-    return CodeRedemption(code=code, first_use=first_use and code is not None)
+    return CodeRedemption(code=code, first_use=False)
 
 
 _refresh_token = RefreshToken.__table__.c

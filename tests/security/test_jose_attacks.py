@@ -169,6 +169,33 @@ def test_oversized_tokens_are_refused_before_parsing(keyring: KeyRing, verify) -
         verify("%%%." * 2 + "x")
 
 
+def _reencoded_header(token: str, encode: Callable[[bytes], str]) -> str:
+    header, rest = token.split(".", 1)
+    raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+    return f"{encode(raw)}.{rest}"
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda raw: base64.b64encode(b"\xfb" + raw).decode(), id="standard-alphabet"),
+        pytest.param(lambda raw: base64.urlsafe_b64encode(raw).decode() + "==", id="padded"),
+        pytest.param(lambda raw: _b64(raw)[:-1] + "!", id="junk-character"),
+        pytest.param(lambda raw: _b64(b"[1, 2]"), id="json-array"),
+        pytest.param(lambda raw: _b64(b"\xff\xfe"), id="not-utf8"),
+        pytest.param(lambda raw: _b64(raw) + "A", id="one-extra-character"),
+    ],
+)
+def test_a_header_that_is_not_strict_base64url_json_is_refused(
+    keyring: KeyRing, verify, encode: Callable[[bytes], str]
+) -> None:
+    """The header is read on its own to choose the key (``jose.unverified_header``); whatever
+    that read lets through, PyJWT's full parse must refuse too."""
+    token = jose.sign(keyring, _claims(), alg="ES256", typ="JWT")
+    with pytest.raises(TokenInvalid):
+        verify(_reencoded_header(token, encode))
+
+
 @pytest.mark.parametrize(
     "issuer",
     [
