@@ -65,6 +65,10 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # The provider reports through its own Prometheus metrics and JSON logs
+        # (docs/operations/observability.md); FastAPI's OpenTelemetry layer would otherwise
+        # look for configured providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.provider = context
     app.state.templates = create_template_environment()
