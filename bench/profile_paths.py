@@ -37,10 +37,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from compare import REDIRECT_URI, Target, authorization_query, database, database_kind, our_provider
+from compare import (
+    REDIRECT_URI,
+    Target,
+    authorization_query,
+    database,
+    database_kind,
+    login_form,
+    our_provider,
+)
 from oidc_bench import ROOT, process_tree_cpu
 
-SCENARIOS = ("userinfo", "refresh", "client_credentials", "jwks", "session_flow")
+SCENARIOS = ("userinfo", "refresh", "client_credentials", "jwks", "session_flow", "password_flow")
 
 
 def request_scope(method: str, path: str, headers: dict[str, str], *, port: int) -> dict[str, Any]:
@@ -63,10 +71,11 @@ def request_scope(method: str, path: str, headers: dict[str, str], *, port: int)
 
 async def call(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, bytes, str]:
     """One request through the ASGI application; the status, the body and the ``Location``
-    header of the response."""
+    header of the response (its ``Set-Cookie`` headers go to ``scope["set_cookies"]``)."""
     sent = False
     status = 0
     location = ""
+    set_cookies: list[str] = scope.setdefault("set_cookies", [])
     chunks: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
@@ -85,6 +94,8 @@ async def call(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, bytes
             for name, value in message.get("headers", []):
                 if name == b"location":
                     location = value.decode()
+                elif name == b"set-cookie":
+                    set_cookies.append(value.decode())
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
@@ -190,6 +201,10 @@ async def run_scenario(
     count: int,
     after: Callable[[bytes], None],
 ) -> None:
+    if scenario == "password_flow":
+        for _ in range(count):
+            await password_flow(app, requests)
+        return
     build: Callable[[], tuple] = requests[scenario]
     for _ in range(count):
         scope, body = build()
@@ -205,6 +220,53 @@ async def run_scenario(
         if status != 200:
             raise RuntimeError(f"{scenario}: HTTP {status}: {content[:300]!r}")
         after(content)
+
+
+async def password_flow(app: Any, requests: dict[str, Any]) -> None:
+    """A new browser: authorize, login page, login (argon2id), back to authorize, code, token;
+    cookies kept between the requests like a browser would."""
+    state = requests["state"]
+    port = state["port"]
+    cookies: dict[str, str] = {}
+    scope, _ = requests["session_flow"]()  # the same authorization request, without prompt
+    path = scope["path"]
+    query = scope["query_string"].decode().replace("&prompt=none", "")
+    method, data = "GET", b""
+    for _ in range(10):
+        headers = {"host": f"127.0.0.1:{port}"}
+        if cookies:
+            headers["cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
+        if data:
+            headers["content-type"] = "application/x-www-form-urlencoded"
+            headers["content-length"] = str(len(data))
+        scope = request_scope(method, path, headers, port=port)
+        scope["query_string"] = query.encode()
+        status, content, location = await call(app, scope, data)
+        for line in scope["set_cookies"]:
+            pair = line.partition(";")[0]
+            name, _, value = pair.partition("=")
+            if value and "01 jan 1970" not in line.lower():
+                cookies[name.strip()] = value
+            else:
+                cookies.pop(name.strip(), None)
+        if status in (302, 303):
+            if location.startswith(REDIRECT_URI):
+                state["code"] = parse_qs(urlsplit(location).query)["code"][0]
+                token_scope, token_body = requests["session_flow_token"]()
+                status, content, _ = await call(app, token_scope, token_body)
+                if status != 200:
+                    raise RuntimeError(f"password_flow token: HTTP {status}: {content[:300]!r}")
+                return
+            parts = urlsplit(location)
+            path, query, method, data = parts.path, parts.query, "GET", b""
+        elif status == 200 and b"<form" in content:
+            action, fields = login_form(content)
+            parts = urlsplit(action)
+            path, query, method = parts.path, parts.query, "POST"
+            data = urlencode(fields).encode()
+        else:
+            raise RuntimeError(f"password_flow: HTTP {status}: {content[:300]!r}")
+    raise RuntimeError("password_flow: no code after 10 requests")
 
 
 def main() -> None:
@@ -259,6 +321,7 @@ async def profile(
     state = {"refresh": setup["refresh_pool"][-1]}
     requests: dict[str, Any] = make_requests(setup, port, state)
     requests["state"] = state
+    state["port"] = port
 
     def after(content: bytes) -> None:
         if b"refresh_token" in content:

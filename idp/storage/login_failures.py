@@ -1,5 +1,9 @@
 """Failed-login counters, updated with one atomic upsert per key so that parallel attempts on
-several workers are all counted (SQLite and PostgreSQL both support ``ON CONFLICT``)."""
+several workers are all counted (SQLite and PostgreSQL both support ``ON CONFLICT``).
+
+Every statement here is a Core statement on the table: no counter row is ever loaded as an
+object, so the ORM's identity-map synchronisation of an UPDATE or DELETE would be pure cost
+(several times the statement's own, on every password login)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.storage.models import LoginFailureCounter
+
+_counters = LoginFailureCounter.__table__
 
 
 def latest_block(session: Session, *, keys: Iterable[str], now: datetime) -> datetime | None:
@@ -25,7 +31,7 @@ def latest_block(session: Session, *, keys: Iterable[str], now: datetime) -> dat
 
 def count_failure(session: Session, *, key: str, now: datetime, window: timedelta) -> int:
     """Add one failure to ``key`` (restarting the count after ``window``); return the count."""
-    table = LoginFailureCounter.__table__
+    table = _counters
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(key=key, failures=1, last_failure_at=now)
@@ -42,7 +48,7 @@ def count_failure(session: Session, *, key: str, now: datetime, window: timedelt
 
 
 def block_until(session: Session, *, key: str, until: datetime) -> None:
-    table = LoginFailureCounter.__table__
+    table = _counters
     session.execute(
         update(table)
         .where(table.c.key == key)
@@ -52,21 +58,21 @@ def block_until(session: Session, *, key: str, until: datetime) -> None:
 
 
 def clear(session: Session, *, key: str) -> None:
-    session.execute(delete(LoginFailureCounter).where(LoginFailureCounter.key == key))
+    session.execute(delete(_counters).where(_counters.c.key == key))
 
 
 def take_back(session: Session, *, key: str) -> None:
     """Remove one counted attempt from ``key`` (an attempt counted before it turned out not
     to be a failure); a counter back at zero with no block is removed."""
     session.execute(
-        update(LoginFailureCounter)
-        .where(LoginFailureCounter.key == key, LoginFailureCounter.failures > 0)
-        .values(failures=LoginFailureCounter.failures - 1)
+        update(_counters)
+        .where(_counters.c.key == key, _counters.c.failures > 0)
+        .values(failures=_counters.c.failures - 1)
     )
     session.execute(
-        delete(LoginFailureCounter).where(
-            LoginFailureCounter.key == key,
-            LoginFailureCounter.failures <= 0,
-            LoginFailureCounter.blocked_until.is_(None),
+        delete(_counters).where(
+            _counters.c.key == key,
+            _counters.c.failures <= 0,
+            _counters.c.blocked_until.is_(None),
         )
     )
