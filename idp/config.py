@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     password_memory_cost_kib: int = Field(default=OWASP_MIN_MEMORY_KIB, ge=OWASP_MIN_MEMORY_KIB)
     password_time_cost: int = Field(default=OWASP_MIN_TIME_COST, ge=OWASP_MIN_TIME_COST)
     password_parallelism: int = Field(default=1, ge=1)
+    password_hash_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="argon2id computations one process runs at once; each holds the memory "
+        "cost while it runs, and the threads that ran one keep that memory for the next.",
+    )
 
     login_account_failure_threshold: int = Field(
         default=5, ge=1, description="Failures on one account before backoff starts."

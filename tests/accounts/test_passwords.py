@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pydantic
 import pytest
 from argon2 import PasswordHasher as Argon2Hasher
@@ -64,6 +67,12 @@ def test_settings_refuse_parameters_below_the_owasp_minimum() -> None:
         Settings(_env_file=None, password_memory_cost_kib=8192)  # type: ignore[call-arg]
     with pytest.raises(pydantic.ValidationError):
         Settings(_env_file=None, password_time_cost=1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("concurrency", [0, -1, 65])
+def test_settings_refuse_a_hashing_concurrency_outside_1_to_64(concurrency: int) -> None:
+    with pytest.raises(pydantic.ValidationError, match="password_hash_concurrency"):
+        Settings(_env_file=None, password_hash_concurrency=concurrency)  # type: ignore[call-arg]
 
 
 def test_the_right_password_verifies_and_a_wrong_one_does_not(hasher: PasswordHasher) -> None:
@@ -278,3 +287,44 @@ def test_the_policy_refuses_with_one_clear_sentence(password: str, sentence: str
 )
 def test_the_policy_accepts(password: str) -> None:
     check_password_policy(password)
+
+
+# --- memory: parallel logins share a bounded number of hashing threads -----------------------
+
+PARALLEL_LOGINS_SCRIPT = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from idp.accounts.passwords import PasswordHasher
+
+def resident_mib():
+    status = open("/proc/self/status").read()
+    return int(status.split("VmRSS:")[1].split()[0]) // 1024
+
+hasher = PasswordHasher(
+    memory_cost_kib=19456, time_cost=2, parallelism=1, concurrency=int(sys.argv[1])
+)
+stored = hasher.hash("correct horse battery staple")
+before = resident_mib()
+with ThreadPoolExecutor(16) as request_threads:  # like a worker's request thread pool
+    checks = list(request_threads.map(
+        lambda _: hasher.verify(stored, "correct horse battery staple").valid, range(32)
+    ))
+assert all(checks)
+print(resident_mib() - before)
+"""
+
+
+def test_parallel_logins_hold_the_memory_of_the_hashing_threads_only() -> None:
+    """16 request threads checking passwords at once: the argon2id blocks (19 MiB each) are
+    held by the hashing threads alone, not by every request thread that asked. Run on the
+    request threads themselves, this grew a process by 150 MiB or more, for good."""
+    grown = int(
+        subprocess.run(
+            [sys.executable, "-c", PARALLEL_LOGINS_SCRIPT, "1"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+    )
+    assert grown < 2 * 19 + 8, f"the process grew by {grown} MiB"
