@@ -536,7 +536,9 @@ def our_provider(
         stop(server)
 
 
-def our_target(setup: dict[str, Any]) -> Target:
+def our_target(setup: dict[str, Any], *, jwks_path: str | None = None) -> Target:
+    """Our provider as a target; the JWKS path from discovery unless given (the server may
+    already be stopped, as in ``profile_paths``)."""
     return Target(
         issuer=setup["issuer"],
         client_id=setup["client_id"],
@@ -544,7 +546,7 @@ def our_target(setup: dict[str, Any]) -> Target:
         authorization_path="/authorize",
         token_path=setup["token_path"],
         userinfo_path=setup["userinfo_path"],
-        jwks_path=urlsplit(discover(setup["issuer"])["jwks_uri"]).path,
+        jwks_path=jwks_path or urlsplit(discover(setup["issuer"])["jwks_uri"]).path,
         session_cookie=setup["cookie"],
         access_token=setup["access_token"],
         refresh_pool=tuple(setup["refresh_pool"]),

@@ -39,12 +39,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from compare import (
     REDIRECT_URI,
-    Target,
     authorization_query,
     database,
     database_kind,
     login_form,
     our_provider,
+    our_target,
 )
 from oidc_bench import ROOT, process_tree_cpu
 
@@ -154,17 +154,9 @@ def make_requests(
         headers = {"host": f"127.0.0.1:{port}"}
         return request_scope("GET", "/jwks.json", headers, port=port), b""
 
+    target = our_target(setup, jwks_path="/jwks.json")
+
     def authorize() -> tuple:
-        target = Target(
-            issuer=setup["issuer"],
-            client_id=setup["client_id"],
-            client_secret=setup["client_secret"],
-            authorization_path="/authorize",
-            token_path=setup["token_path"],
-            userinfo_path=setup["userinfo_path"],
-            jwks_path="",
-            verifier=setup["verifier"],
-        )
         query = authorization_query(target, prompt="none")
         path, _, query_string = query.partition("?")
         headers = {"host": f"127.0.0.1:{port}", "cookie": setup["cookie"]}

@@ -37,24 +37,28 @@ async def get_db(context: ContextDep) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        if session.in_transaction():
-            await run_in_threadpool(_end, session, commit=False)
-        session.close()
+        await _end(session, commit=False)
         raise
-    if session.in_transaction():
-        await run_in_threadpool(_end, session, commit=True)
-    session.close()
+    await _end(session, commit=True)
 
 
-def _end(session: Session, *, commit: bool) -> None:
-    """Commit (or roll back) and give the connection back to the pool, in one thread hop."""
-    try:
-        if commit:
-            session.commit()
-        else:
-            session.rollback()
-    finally:
+async def _end(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and give the connection back to the pool, in one thread hop; a
+    session that never began a transaction holds no connection and needs no hop."""
+    if not session.in_transaction():
         session.close()
+        return
+
+    def end() -> None:
+        try:
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+        finally:
+            session.close()
+
+    await run_in_threadpool(end)
 
 
 DbDep = Annotated[Session, Depends(get_db, scope="function")]

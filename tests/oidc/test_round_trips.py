@@ -1,5 +1,6 @@
 """Database round trips of the hot paths (``idp.storage.token_grants``): UserInfo reads in one
-statement outside a transaction, and the refresh grant in three (read, rotate, insert); the
+statement outside a transaction, the refresh grant in three (read, rotate, insert), the code
+exchange in three (consume and read the code, read the grant, insert the refresh token); the
 connection UserInfo used goes back to the pool with its usual isolation. On both backends:
 reading outside a transaction is a driver setting, and PostgreSQL's is psycopg's."""
 
@@ -75,6 +76,20 @@ def test_a_refresh_reads_once_rotates_once_and_inserts_once(
     assert response.status_code == 200
     kinds = [sql.lstrip().split(None, 1)[0].upper() for sql in statements]
     assert kinds == ["SELECT", "UPDATE", "INSERT"]
+
+
+def test_a_code_exchange_consumes_and_reads_the_code_in_one_statement(
+    client: TestClient, register, citizen_id: int, statements: list[str]
+) -> None:
+    rp = register()
+    for exchange in range(2):  # the first one also loads the client and the key ring
+        code, verifier = obtain_code(client, rp.client_id, RP_REDIRECT_URI, scope="openid profile")
+        statements.clear()
+        response = redeem(client, rp.client_id, rp.client_secret, code, verifier, RP_REDIRECT_URI)
+        assert response.status_code == 200, exchange
+    kinds = [sql.lstrip().split(None, 1)[0].upper() for sql in statements]
+    assert kinds == ["UPDATE", "SELECT", "INSERT"]
+    assert "RETURNING" in statements[0].upper()
 
 
 def test_the_connection_userinfo_used_still_rolls_back_afterwards(
